@@ -1,0 +1,29 @@
+import { after, NextResponse } from "next/server";
+import { AppError, errorResponse } from "@/lib/errors";
+import { advance } from "@/lib/jobs/advance";
+import { parseJobId } from "@/lib/jobs/job-id";
+import { toPublicJob } from "@/lib/jobs/public-view";
+import { logEvent } from "@/lib/log";
+import { withinBudget } from "@/lib/request";
+import { getRuntime } from "@/lib/runtime";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+export const maxDuration = 60;
+
+/** A slow provider never holds a poll longer than this; the advance goes on after the answer. */
+const POLL_BUDGET_MS = 8_000;
+
+export async function GET(request: Request) {
+  try {
+    const jobId = parseJobId(new URL(request.url).searchParams.get("jobId"));
+    const rt = getRuntime();
+    const work = advance(jobId, rt);
+    after(() => work.catch((error: unknown) => logEvent("advance.failed", { jobId, error: String(error) })));
+    const job = await withinBudget(work, POLL_BUDGET_MS, () => rt.store.get(jobId));
+    if (!job) throw new AppError("job_not_found", "This job does not exist or has expired.");
+    return NextResponse.json(toPublicJob(job), { headers: { "Cache-Control": "no-store" } });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}

@@ -1,0 +1,60 @@
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { BlobRef, BlobStore } from "@/lib/blobs/types";
+
+/** Keys are path-like: segments of safe characters, no dot-segments, an image extension. */
+const KEY_PATTERN = /^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*\.(?:jpg|png|webp)$/;
+
+const CONTENT_TYPE_BY_EXTENSION: Record<string, string> = {
+  ".jpg": "image/jpeg",
+  ".png": "image/png",
+  ".webp": "image/webp",
+};
+
+export function isValidBlobKey(key: string): boolean {
+  return KEY_PATTERN.test(key) && key.length <= 300;
+}
+
+export function contentTypeForKey(key: string): string {
+  return CONTENT_TYPE_BY_EXTENSION[path.extname(key)] ?? "application/octet-stream";
+}
+
+/** The URL path at which the files route serves a local blob. */
+export const LOCAL_BLOB_ROUTE = "/api/files/";
+
+/** Embedded mode: files under `dir`, served by `GET /api/files/…`. */
+export function createLocalBlobStore(options: { dir: string }): BlobStore {
+  const root = path.resolve(options.dir);
+
+  function fileFor(key: string): string {
+    const file = path.resolve(root, key);
+    // The pattern already forbids "..", this is the belt to its braces.
+    if (!isValidBlobKey(key) || !file.startsWith(root + path.sep))
+      throw new Error(`invalid blob key: ${key}`);
+    return file;
+  }
+
+  return {
+    isPublic: false,
+    async put(key, bytes) {
+      const file = fileFor(key);
+      await mkdir(path.dirname(file), { recursive: true });
+      const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+      await writeFile(temp, bytes, { flag: "wx" });
+      await rename(temp, file);
+      return { key, url: `${LOCAL_BLOB_ROUTE}${key}` } satisfies BlobRef;
+    },
+    async get(ref) {
+      if (!isValidBlobKey(ref.key)) return null;
+      try {
+        return { bytes: await readFile(fileFor(ref.key)), contentType: contentTypeForKey(ref.key) };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+        throw error;
+      }
+    },
+    async delete(ref) {
+      if (isValidBlobKey(ref.key)) await rm(fileFor(ref.key), { force: true });
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import sharp from "sharp";
+import { AppError } from "@/lib/errors";
+
+/** Largest decoded size we accept: a 12 MP phone photo passes, a decompression bomb does not. */
+export const MAX_INPUT_PIXELS = 40_000_000;
+/** Smallest side (after EXIF orientation) that still gives the providers a usable picture. */
+export const MIN_SIDE_PX = 300;
+/** Long side of the stored JPEG: enough for every provider, small enough to copy around. */
+export const MAX_LONG_SIDE_PX = 2048;
+export const JPEG_QUALITY = 88;
+
+export type UploadField = "human_image" | "garment_image";
+export type SniffedImageType = "jpeg" | "png" | "webp";
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+function startsWith(bytes: Uint8Array, signature: number[], offset = 0): boolean {
+  return bytes.length >= offset + signature.length && signature.every((b, i) => bytes[offset + i] === b);
+}
+
+/** The image type the bytes really are, from their magic numbers; names and declared types can lie. */
+export function sniffImageType(bytes: Uint8Array): SniffedImageType | null {
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return "jpeg";
+  if (startsWith(bytes, PNG_SIGNATURE)) return "png";
+  // RIFF <4-byte size> WEBP
+  if (startsWith(bytes, [0x52, 0x49, 0x46, 0x46]) && startsWith(bytes, [0x57, 0x45, 0x42, 0x50], 8)) {
+    return "webp";
+  }
+  return null;
+}
+
+function subjectOf(field: UploadField): string {
+  return field === "human_image" ? "Your photo" : "The garment photo";
+}
+
+function tooLarge(field: UploadField, cause?: unknown): AppError {
+  return new AppError(
+    "image_too_large",
+    `${subjectOf(field)} has too many pixels (more than ${MAX_INPUT_PIXELS / 1_000_000} megapixels). Please use a smaller image.`,
+    { cause },
+  );
+}
+
+function undecodable(field: UploadField, cause?: unknown): AppError {
+  return new AppError(
+    "image_undecodable",
+    `${subjectOf(field)} could not be read. It may be damaged or incomplete; please try another file.`,
+    { cause },
+  );
+}
+
+/** sharp refuses over-limit inputs from the header alone, with this message. */
+function isPixelLimitError(error: unknown): boolean {
+  return error instanceof Error && /pixel limit/i.test(error.message);
+}
+
+function openImage(bytes: Buffer) {
+  // failOn "error" refuses truncated and corrupt data but tolerates the harmless warnings many phone JPEGs carry.
+  return sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: "error" });
+}
+
+/**
+ * Validates an uploaded photo and returns it as a clean JPEG: EXIF orientation applied, long side at most
+ * MAX_LONG_SIDE_PX, transparency flattened onto white, and no metadata (GPS and camera data are dropped).
+ * Throws AppError with a message naming the field.
+ */
+export async function normalizeUpload(bytes: Buffer, field: UploadField): Promise<Buffer> {
+  if (sniffImageType(bytes) === null) {
+    throw new AppError("unsupported_image_type", `${subjectOf(field)} must be a JPEG, PNG or WebP image.`);
+  }
+
+  let oriented: { width: number; height: number };
+  try {
+    const metadata = await openImage(bytes).metadata();
+    // Checked here too, so the limit holds even for a format whose loader skips sharp's own check.
+    if (metadata.width * metadata.height > MAX_INPUT_PIXELS) throw tooLarge(field);
+    oriented = metadata.autoOrient;
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw isPixelLimitError(error) ? tooLarge(field, error) : undecodable(field, error);
+  }
+
+  if (Math.min(oriented.width, oriented.height) < MIN_SIDE_PX) {
+    throw new AppError(
+      "image_too_small",
+      `${subjectOf(field)} is too small: it must be at least ${MIN_SIDE_PX} pixels on each side.`,
+    );
+  }
+
+  try {
+    return await openImage(bytes)
+      .rotate()
+      .resize({
+        width: MAX_LONG_SIDE_PX,
+        height: MAX_LONG_SIDE_PX,
+        fit: "inside",
+        withoutEnlargement: true,
+      })
+      // JPEG has no alpha: a transparent product shot would otherwise turn black.
+      .flatten({ background: "#ffffff" })
+      .jpeg({ quality: JPEG_QUALITY })
+      .toBuffer();
+  } catch (error) {
+    // Truncated pixel data only shows up while decoding, after the header looked fine.
+    throw isPixelLimitError(error) ? tooLarge(field, error) : undecodable(field, error);
+  }
+}

@@ -1,0 +1,75 @@
+import { z } from "zod";
+
+/** The public statuses, exactly as the seed design names them. */
+export const JOB_STATUSES = [
+  "pending",
+  "processing-style",
+  "processing-tryon",
+  "processing-faceswap",
+  "completed",
+  "failed",
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const STEP_NAMES = ["advice", "style", "tryon", "faceswap"] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+const blobRefSchema = z.object({ key: z.string(), url: z.string() });
+
+const adviceSchema = z.object({
+  summary: z.string(),
+  pieces: z.array(z.string()),
+  stylePrompt: z.string(),
+  source: z.enum(["offline", "openai"]),
+});
+
+/** The provider task of the step in progress. */
+const currentStepSchema = z.object({
+  /** 1-based attempt; the idempotency key carries it. */
+  attempt: z.number().int().positive(),
+  /** When the step began (ms epoch): its deadline counts from here. */
+  startedAt: z.number(),
+  /** When a submit was started and its task id not yet saved (ms epoch), else null. */
+  submittingAt: z.number().nullable(),
+  taskId: z.string().nullable(),
+  /** Failed attempts so far, for the log and the attempt cap. */
+  failures: z.number().int().nonnegative(),
+  lastError: z.string().nullable(),
+});
+
+/** The stored job: the public view plus everything the browser must never see. */
+export const storedJobSchema = z.object({
+  id: z.string().uuid(),
+  version: z.number().int().nonnegative(),
+  status: z.enum(JOB_STATUSES),
+  /** Index into the pipeline of the step in progress (equals its length once completed). */
+  stepIndex: z.number().int().nonnegative(),
+  current: currentStepSchema.nullable(),
+  occasion: z.string(),
+  inputs: z.object({ person: blobRefSchema, garment: blobRefSchema }),
+  artifacts: z.object({
+    advice: adviceSchema.optional(),
+    style: blobRefSchema.optional(),
+    tryon: blobRefSchema.optional(),
+    final: blobRefSchema.optional(),
+  }),
+  /** The message a person reads when the job failed. */
+  error: z.string().nullable(),
+  /** No provider check before this time (ms epoch): the poll throttle. */
+  nextCheckAt: z.number(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+
+export type StoredJob = z.infer<typeof storedJobSchema>;
+export type CurrentStep = z.infer<typeof currentStepSchema>;
+export type Artifacts = StoredJob["artifacts"];
+
+export function isTerminal(status: JobStatus): boolean {
+  return status === "completed" || status === "failed";
+}
+
+/** Parses a stored record, so a corrupt or foreign value fails loudly instead of deep in advance. */
+export function parseStoredJob(raw: string): StoredJob {
+  return storedJobSchema.parse(JSON.parse(raw));
+}

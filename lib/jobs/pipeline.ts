@@ -1,0 +1,163 @@
+import { randomBytes } from "node:crypto";
+import { copyImageOutput } from "@/lib/blobs/copy-image";
+import type { BlobRef, BlobStore } from "@/lib/blobs/types";
+import type { Artifacts, JobStatus, StepName, StoredJob } from "@/lib/jobs/job";
+import type {
+  CheckContext,
+  CheckResult,
+  ImageInput,
+  ImageResult,
+  Providers,
+  SubmitContext,
+  TaskProvider,
+} from "@/lib/providers/types";
+
+/** What a step needs to build its input and keep its output. */
+export interface StepRuntime {
+  job: StoredJob;
+  blobs: BlobStore;
+  providers: Providers;
+  signal: AbortSignal;
+}
+
+export interface RetryPolicy {
+  /** Failures (of any kind) a step may have before the job fails. */
+  maxFailures: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** One row of the pipeline table, with its provider types erased so the table can be a plain list. */
+export interface Step {
+  name: StepName;
+  /** The public status while this step runs. */
+  status: JobStatus;
+  /** The status message a person reads while this step runs. */
+  message: string;
+  /** Names the step in a person's terms, for timeout and failure messages. */
+  label: string;
+  deadlineMs: number;
+  retry: RetryPolicy;
+  /** How long to wait between checks when the provider gives no hint. */
+  checkIntervalMs: number;
+  provider(providers: Providers): { name: string; canFindTasks: boolean };
+  submit(rt: StepRuntime, ctx: SubmitContext): Promise<{ taskId: string; nextCheckInMs?: number }>;
+  check(rt: StepRuntime, taskId: string, ctx: CheckContext): Promise<CheckResult<unknown>>;
+  findTask(rt: StepRuntime, idempotencyKey: string, ctx: CheckContext): Promise<{ taskId: string } | null>;
+  /** Keeps the output (images copied into our storage) and returns what it adds to the artifacts. */
+  save(rt: StepRuntime, output: unknown): Promise<Partial<Artifacts>>;
+}
+
+interface StepDefinition<In, Out> extends Omit<Step, "provider" | "submit" | "check" | "findTask" | "save"> {
+  pick(providers: Providers): TaskProvider<In, Out>;
+  buildInput(rt: StepRuntime): In;
+  save(rt: StepRuntime, output: Out): Promise<Partial<Artifacts>>;
+}
+
+function defineStep<In, Out>(definition: StepDefinition<In, Out>): Step {
+  const { pick, buildInput, save, ...meta } = definition;
+  return {
+    ...meta,
+    provider: (providers) => ({
+      name: pick(providers).name,
+      canFindTasks: Boolean(pick(providers).findTask),
+    }),
+    submit: (rt, ctx) => pick(rt.providers).submit(buildInput(rt), ctx),
+    check: (rt, taskId, ctx) => pick(rt.providers).check(taskId, ctx),
+    findTask: async (rt, key, ctx) => (await pick(rt.providers).findTask?.(key, ctx)) ?? null,
+    // The output came from this step's own provider, so its type is Out.
+    save: (rt, output) => save(rt, output as Out),
+  };
+}
+
+/** An image of ours as a provider input: a public URL when storage is public, bytes always. */
+function imageInput(rt: StepRuntime, ref: BlobRef | undefined, what: string): ImageInput {
+  if (!ref) throw new Error(`${what} is missing from job ${rt.job.id}`);
+  return {
+    publicUrl: rt.blobs.isPublic ? ref.url : null,
+    load: async () => {
+      const blob = await rt.blobs.get(ref);
+      if (!blob) throw new Error(`${what} of job ${rt.job.id} is gone from storage`);
+      return blob.bytes;
+    },
+  };
+}
+
+function saveImage(name: "style" | "tryon" | "final") {
+  return async (rt: StepRuntime, output: ImageResult): Promise<Partial<Artifacts>> => {
+    // A random part keeps a repeated save (after a crash) from colliding with an earlier one.
+    const key = `${rt.job.id}/${name}-${randomBytes(6).toString("hex")}`;
+    return { [name]: await copyImageOutput(rt.blobs, output.image, key, rt.signal) };
+  };
+}
+
+const IMAGE_RETRY: RetryPolicy = { maxFailures: 5, baseDelayMs: 1_000, maxDelayMs: 30_000 };
+const MINUTE = 60_000;
+
+/** The pipeline, in order. `advance` walks this table and never names a step. */
+export const PIPELINE: readonly Step[] = [
+  defineStep({
+    name: "advice",
+    status: "pending",
+    message: "Looking at your photos and writing your styling advice…",
+    label: "Writing your styling advice",
+    deadlineMs: 3 * MINUTE,
+    retry: { maxFailures: 4, baseDelayMs: 1_000, maxDelayMs: 20_000 },
+    checkIntervalMs: 2_000,
+    pick: (providers) => providers.advice,
+    buildInput: (rt) => ({
+      occasion: rt.job.occasion,
+      person: imageInput(rt, rt.job.inputs.person, "The person's photo"),
+      garment: imageInput(rt, rt.job.inputs.garment, "The garment photo"),
+    }),
+    save: async (_rt, advice) => ({ advice }),
+  }),
+  defineStep({
+    name: "style",
+    status: "processing-style",
+    message: "Creating a styled look for you…",
+    label: "Creating your styled look",
+    deadlineMs: 6 * MINUTE,
+    retry: IMAGE_RETRY,
+    checkIntervalMs: 3_000,
+    pick: (providers) => providers.style,
+    buildInput: (rt) => ({
+      person: imageInput(rt, rt.job.inputs.person, "The person's photo"),
+      garment: imageInput(rt, rt.job.inputs.garment, "The garment photo"),
+      prompt: rt.job.artifacts.advice?.stylePrompt ?? `A styled look for: ${rt.job.occasion}`,
+    }),
+    save: saveImage("style"),
+  }),
+  defineStep({
+    name: "tryon",
+    status: "processing-tryon",
+    message: "Trying the garment on…",
+    label: "Trying the garment on",
+    deadlineMs: 6 * MINUTE,
+    retry: IMAGE_RETRY,
+    checkIntervalMs: 3_000,
+    pick: (providers) => providers.tryon,
+    buildInput: (rt) => ({
+      styled: imageInput(rt, rt.job.artifacts.style, "The styled image"),
+      garment: imageInput(rt, rt.job.inputs.garment, "The garment photo"),
+    }),
+    save: saveImage("tryon"),
+  }),
+  defineStep({
+    name: "faceswap",
+    status: "processing-faceswap",
+    message: "Finishing touches: putting your own face back…",
+    label: "Adding the finishing touches",
+    deadlineMs: 5 * MINUTE,
+    retry: IMAGE_RETRY,
+    checkIntervalMs: 2_000,
+    pick: (providers) => providers.faceswap,
+    buildInput: (rt) => ({
+      target: imageInput(rt, rt.job.artifacts.tryon, "The try-on image"),
+      face: imageInput(rt, rt.job.inputs.person, "The person's photo"),
+    }),
+    save: saveImage("final"),
+  }),
+];
+
+export const TOTAL_STEPS = PIPELINE.length;

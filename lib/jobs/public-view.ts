@@ -1,0 +1,56 @@
+import { isTerminal, type JobStatus, type StoredJob } from "@/lib/jobs/job";
+import { PIPELINE, TOTAL_STEPS } from "@/lib/jobs/pipeline";
+import type { Advice } from "@/lib/providers/types";
+
+/** What the browser sees of a job: the seed design's fields, plus progress hints. Nothing internal. */
+export interface PublicJob {
+  jobId: string;
+  status: JobStatus;
+  statusMessage: string;
+  imageUrl: string | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  occasion: string;
+  advice: { summary: string; pieces: string[]; source: Advice["source"] } | null;
+  step: number;
+  totalSteps: number;
+  /** When polling again is worth it; null once the job is finished. */
+  pollAfterMs: number | null;
+}
+
+const DEFAULT_POLL_MS = 2_000;
+/** Aim a little after the next provider check is due, so that poll finds it done. */
+const POLL_LEAD_MS = 150;
+const MIN_POLL_MS = 500;
+const MAX_POLL_MS = 10_000;
+
+function statusMessage(job: StoredJob): string {
+  if (job.status === "completed") return "Your look is ready.";
+  if (job.status === "failed") return "We couldn't finish your look.";
+  return PIPELINE[job.stepIndex]?.message ?? "Working on your look…";
+}
+
+function pollAfterMs(job: StoredJob, now: number): number | null {
+  if (isTerminal(job.status)) return null;
+  if (job.nextCheckAt <= now) return DEFAULT_POLL_MS;
+  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, job.nextCheckAt - now + POLL_LEAD_MS));
+}
+
+export function toPublicJob(job: StoredJob, now = Date.now()): PublicJob {
+  const advice = job.artifacts.advice;
+  return {
+    jobId: job.id,
+    status: job.status,
+    statusMessage: statusMessage(job),
+    imageUrl: job.status === "completed" ? (job.artifacts.final?.url ?? null) : null,
+    error: job.status === "failed" ? job.error : null,
+    createdAt: new Date(job.createdAt).toISOString(),
+    updatedAt: new Date(job.updatedAt).toISOString(),
+    occasion: job.occasion,
+    advice: advice ? { summary: advice.summary, pieces: advice.pieces, source: advice.source } : null,
+    step: Math.min(job.stepIndex + 1, TOTAL_STEPS),
+    totalSteps: TOTAL_STEPS,
+    pollAfterMs: pollAfterMs(job, now),
+  };
+}

@@ -1,0 +1,110 @@
+/** The contract every provider speaks, offline or real (DESIGN.md, "The pipeline"). */
+
+/** Classifies a failure: transient ones are retried with backoff, permanent ones end the job. */
+export type ProviderErrorKind = "transient" | "permanent";
+
+/**
+ * A provider failure. `message` is shown to the person; `detail` (the raw vendor answer) goes to the log only.
+ */
+export class ProviderError extends Error {
+  readonly kind: ProviderErrorKind;
+  readonly detail: string | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    kind: ProviderErrorKind,
+    message: string,
+    options: { detail?: string; retryAfterMs?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "ProviderError";
+    this.kind = kind;
+    this.detail = options.detail;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** An image handed to a provider: a public URL when one exists, its bytes always. */
+export interface ImageInput {
+  /** A URL the provider can fetch from the internet, or null when our storage is not public (local mode). */
+  publicUrl: string | null;
+  /** Loads the normalised JPEG bytes. */
+  load(): Promise<Buffer>;
+}
+
+/** An image a provider produced: a (soon expiring) URL to copy, or the bytes themselves. */
+export type ImageOutput = { url: string } | { bytes: Buffer; contentType: string };
+
+export interface SubmitContext {
+  /** `{jobId}-{step}-{attempt}`: the same key for a retried submit of the same attempt. */
+  idempotencyKey: string;
+  signal: AbortSignal;
+}
+
+export interface CheckContext {
+  signal: AbortSignal;
+}
+
+export type CheckResult<Out> =
+  /** `nextCheckInMs`: when the provider expects a change worth checking for (poll hint). */
+  | { state: "running"; progress?: number; nextCheckInMs?: number }
+  | { state: "succeeded"; output: Out }
+  | { state: "failed"; error: ProviderError };
+
+export interface TaskProvider<In, Out> {
+  /** Short name for logs and metrics, e.g. "kling-style" or "local-advice". */
+  readonly name: string;
+  /** Creates the paid task. `nextCheckInMs`: when a first check is worth making (poll hint). */
+  submit(input: In, ctx: SubmitContext): Promise<{ taskId: string; nextCheckInMs?: number }>;
+  check(taskId: string, ctx: CheckContext): Promise<CheckResult<Out>>;
+  /**
+   * Finds a task created earlier with this idempotency key, for a submit whose answer was lost.
+   * Providers that cannot look tasks up leave it out.
+   */
+  findTask?(idempotencyKey: string, ctx: CheckContext): Promise<{ taskId: string } | null>;
+}
+
+/** The styling advice: what the person reads, plus the prompt that drives the style image. */
+export interface Advice {
+  summary: string;
+  pieces: string[];
+  stylePrompt: string;
+  /** Who wrote it: "offline" marks the local advisor's preview, never mistaken for AI output. */
+  source: "offline" | "openai";
+}
+
+export interface AdviceInput {
+  occasion: string;
+  person: ImageInput;
+  garment: ImageInput;
+}
+
+export interface StyleInput {
+  person: ImageInput;
+  garment: ImageInput;
+  prompt: string;
+}
+
+export interface TryOnInput {
+  styled: ImageInput;
+  garment: ImageInput;
+}
+
+export interface FaceSwapInput {
+  /** The image whose face is replaced (the try-on result). */
+  target: ImageInput;
+  /** The person's own photo, whose face is put back. */
+  face: ImageInput;
+}
+
+export interface ImageResult {
+  image: ImageOutput;
+}
+
+/** One provider per step; the offline studio or a real vendor, chosen by configuration. */
+export interface Providers {
+  advice: TaskProvider<AdviceInput, Advice>;
+  style: TaskProvider<StyleInput, ImageResult>;
+  tryon: TaskProvider<TryOnInput, ImageResult>;
+  faceswap: TaskProvider<FaceSwapInput, ImageResult>;
+}

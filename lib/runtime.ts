@@ -1,0 +1,41 @@
+import { createLocalBlobStore } from "@/lib/blobs/local";
+import type { BlobStore } from "@/lib/blobs/types";
+import { type AppConfig, getConfig } from "@/lib/config";
+import type { AdvanceDeps } from "@/lib/jobs/advance";
+import { createProviders } from "@/lib/providers/create-providers";
+import type { Providers } from "@/lib/providers/types";
+import { createJobStore } from "@/lib/store/create-store";
+import type { JobStore } from "@/lib/store/types";
+
+/** The process's configured parts, built once on first use. */
+export interface Runtime extends AdvanceDeps {
+  config: AppConfig;
+  store: JobStore;
+  blobs: BlobStore;
+  providers: Providers;
+}
+
+function createBlobStore(config: AppConfig): BlobStore {
+  switch (config.blobs.kind) {
+    case "local":
+      return createLocalBlobStore({ dir: config.blobs.dir });
+    case "vercel-blob":
+      throw new Error("Vercel Blob storage is not available in this build yet; unset BLOB_READ_WRITE_TOKEN.");
+  }
+}
+
+// Kept on globalThis so that `next dev` reloads reuse one store connection.
+const holder = globalThis as typeof globalThis & { __styleStudioRuntime?: Runtime };
+
+export function getRuntime(): Runtime {
+  if (!holder.__styleStudioRuntime) {
+    const config = getConfig();
+    holder.__styleStudioRuntime = {
+      config,
+      store: createJobStore(config.store, { ttlSeconds: config.jobTtlSeconds, keyPrefix: config.keyPrefix }),
+      blobs: createBlobStore(config),
+      providers: createProviders(config),
+    };
+  }
+  return holder.__styleStudioRuntime;
+}

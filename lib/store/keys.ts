@@ -1,0 +1,12 @@
+/** Every key the Redis stores use, built in one place. */
+export function keysFor(prefix: string) {
+  return {
+    job: (jobId: string) => `${prefix}:job:${jobId}`,
+    lease: (jobId: string) => `${prefix}:lease:${jobId}`,
+    counter: (name: string) => `${prefix}:counter:${name}`,
+  };
+}
+
+export type Keys = ReturnType<typeof keysFor>;
+
+export const DEFAULT_KEY_PREFIX = "style-studio";

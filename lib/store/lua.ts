@@ -1,0 +1,116 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { parseStoredJob, type StoredJob } from "@/lib/jobs/job";
+import { keysFor } from "@/lib/store/keys";
+import type { JobStore } from "@/lib/store/types";
+
+/** A Lua script and its SHA-1, so drivers can try EVALSHA before sending the source. */
+export interface LuaScript {
+  source: string;
+  sha1: string;
+}
+
+function lua(source: string): LuaScript {
+  return { source, sha1: createHash("sha1").update(source).digest("hex") };
+}
+
+// Scripts return nil, never false: on a RESP3 connection Lua false becomes a boolean reply.
+/**
+ * Every write both Redis stores make, each one atomic script (one round trip). A job is a JSON
+ * string with an expiry; its `version` field is what compare-and-set compares.
+ */
+export const SCRIPTS = {
+  /** KEYS: job. ARGV: json, ttlSeconds. → 1 created, 0 exists. */
+  create: lua(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+return 0`),
+  /** KEYS: job. ARGV: expectedVersion, json, ttlSeconds. → 1 written, 0 lost the race. */
+  compareAndSet: lua(`
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+if cjson.decode(raw).version ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1`),
+  /** KEYS: lease, job. ARGV: token, ttlMs. → the job JSON, or nil when leased elsewhere or gone. */
+  acquireLease: lua(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return nil end
+local job = redis.call('GET', KEYS[2])
+if job then return job end
+redis.call('DEL', KEYS[1])
+return nil`),
+  /** KEYS: lease. ARGV: token. → 1 released, 0 not ours. */
+  releaseLease: lua(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`),
+  /** KEYS: counter. ARGV: windowMs. → {count, pttl}. A counter that lost its expiry gets one back. */
+  hit: lua(`
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}`),
+} as const;
+
+/**
+ * What a Redis driver gives the shared store: a GET and a script call (EVALSHA, falling back to
+ * EVAL). Drivers turn transport failures into StoreUnavailableError.
+ */
+export interface ScriptRunner {
+  get(key: string): Promise<string | null>;
+  run(script: LuaScript, keys: string[], args: string[]): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+const flagReply = z.union([z.literal(0), z.literal(1)]);
+const jobReply = z.string().nullable();
+const hitReply = z.tuple([z.number().int(), z.number().int()]);
+
+/** The JobStore both Redis drivers share: keys from keys.ts, every key with a TTL. */
+export function createScriptedJobStore(
+  runner: ScriptRunner,
+  options: { ttlSeconds: number; keyPrefix: string },
+): JobStore {
+  const keys = keysFor(options.keyPrefix);
+  const ttl = String(options.ttlSeconds);
+
+  return {
+    async create(job) {
+      const created = flagReply.parse(
+        await runner.run(SCRIPTS.create, [keys.job(job.id)], [JSON.stringify(job), ttl]),
+      );
+      if (created === 0) throw new Error(`Job ${job.id} already exists`);
+    },
+
+    async get(jobId) {
+      const raw = await runner.get(keys.job(jobId));
+      return raw === null ? null : parseStoredJob(raw);
+    },
+
+    async compareAndSet(job, expectedVersion) {
+      const next: StoredJob = { ...job, version: expectedVersion + 1 };
+      const args = [String(expectedVersion), JSON.stringify(next), ttl];
+      const written = flagReply.parse(await runner.run(SCRIPTS.compareAndSet, [keys.job(job.id)], args));
+      return written === 1 ? next : null;
+    },
+
+    async acquireLease(jobId, token, ttlMs) {
+      const leaseKeys = [keys.lease(jobId), keys.job(jobId)];
+      const raw = jobReply.parse(await runner.run(SCRIPTS.acquireLease, leaseKeys, [token, String(ttlMs)]));
+      return raw === null ? null : parseStoredJob(raw);
+    },
+
+    async releaseLease(jobId, token) {
+      await runner.run(SCRIPTS.releaseLease, [keys.lease(jobId)], [token]);
+    },
+
+    async hit(counter, windowMs) {
+      const reply = await runner.run(SCRIPTS.hit, [keys.counter(counter)], [String(windowMs)]);
+      const [count, resetInMs] = hitReply.parse(reply);
+      return { count, resetInMs };
+    },
+
+    close: () => runner.close(),
+  };
+}

@@ -1,0 +1,38 @@
+import type { StoredJob } from "@/lib/jobs/job";
+
+/**
+ * The job store. Every write is a compare-and-set on the job's `version`; the lease keeps two
+ * advancers from calling a provider for the same job at once. Every key carries a TTL.
+ */
+export interface JobStore {
+  /** Stores a new job (version 0). Throws if the id exists. */
+  create(job: StoredJob): Promise<void>;
+  /** One round trip. Null for an unknown or expired job. */
+  get(jobId: string): Promise<StoredJob | null>;
+  /**
+   * Writes `job` with `version` = expectedVersion + 1 if the stored version still equals
+   * `expectedVersion`. Returns the written job, or null when another write won (nothing changed).
+   */
+  compareAndSet(job: StoredJob, expectedVersion: number): Promise<StoredJob | null>;
+  /**
+   * Takes the job's lease for `ttlMs` unless someone else holds it, and reads the job in the same
+   * round trip. Null when the lease is taken (or the job is gone).
+   */
+  acquireLease(jobId: string, token: string, ttlMs: number): Promise<StoredJob | null>;
+  /** Releases the lease if `token` still holds it (an expired lease taken by another is left alone). */
+  releaseLease(jobId: string, token: string): Promise<void>;
+  /**
+   * Adds one hit to a fixed window counter and returns the count in the window and the time left.
+   * Used for rate limits.
+   */
+  hit(counter: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
+  close(): Promise<void>;
+}
+
+/** Thrown when the store cannot be reached: becomes 503 store_unavailable. */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super("The job store cannot be reached", { cause });
+    this.name = "StoreUnavailableError";
+  }
+}

@@ -1,0 +1,49 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "@/lib/config";
+
+describe("parseConfig", () => {
+  it("runs offline with nothing set: SQLite under .data, local blobs, no vendors", () => {
+    const config = parseConfig({});
+    expect(config.store).toEqual({ kind: "sqlite", file: path.resolve(".data/jobs.db") });
+    expect(config.blobs).toEqual({ kind: "local", dir: path.resolve(".data/blobs") });
+    expect([config.openai, config.kling, config.replicate]).toEqual([null, null, null]);
+    expect(config.jobTtlSeconds).toBe(604_800);
+  });
+
+  it("treats the blank values of .env.example as unset", () => {
+    const config = parseConfig({ JOB_TTL_SECONDS: "", DATA_DIR: " ", REDIS_URL: "", START_RATE_LIMIT: "" });
+    expect(config.jobTtlSeconds).toBe(604_800);
+    expect(config.store.kind).toBe("sqlite");
+    expect(config.startRateLimit.max).toBe(10);
+  });
+
+  it("prefers Upstash REST over REDIS_URL, under either pair of names", () => {
+    expect(
+      parseConfig({ KV_REST_API_URL: "https://kv", KV_REST_API_TOKEN: "t", REDIS_URL: "redis://x" }).store,
+    ).toEqual({ kind: "upstash", url: "https://kv", token: "t" });
+    expect(
+      parseConfig({ UPSTASH_REDIS_REST_URL: "https://u", UPSTASH_REDIS_REST_TOKEN: "t" }).store.kind,
+    ).toBe("upstash");
+    expect(parseConfig({ REDIS_URL: "redis://127.0.0.1:6379" }).store).toEqual({
+      kind: "redis",
+      url: "redis://127.0.0.1:6379",
+    });
+  });
+
+  it("refuses half a pair, naming the missing variable", () => {
+    expect(() => parseConfig({ KLING_ACCESS_KEY: "ak" })).toThrow(
+      new ConfigError("KLING_SECRET_KEY is not set (KLING_ACCESS_KEY is): set both or neither."),
+    );
+    expect(() => parseConfig({ KV_REST_API_TOKEN: "t" })).toThrow(/KV_REST_API_URL is not set/);
+  });
+
+  it("refuses a malformed number, naming the variable", () => {
+    expect(() => parseConfig({ JOB_TTL_SECONDS: "soon" })).toThrow(/JOB_TTL_SECONDS/);
+  });
+
+  it("flags Vercel without a shared store, but not Vercel with KV", () => {
+    expect(parseConfig({ VERCEL: "1" }).onVercelWithoutKv).toBe(true);
+    expect(parseConfig({ VERCEL: "1", REDIS_URL: "redis://r" }).onVercelWithoutKv).toBe(false);
+  });
+});

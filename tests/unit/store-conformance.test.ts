@@ -1,0 +1,386 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "@upstash/redis";
+import { createClient } from "redis";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { keysFor } from "@/lib/store/keys";
+import { createRedisStore } from "@/lib/store/redis";
+import { createSqliteStore } from "@/lib/store/sqlite";
+import { type JobStore, StoreUnavailableError } from "@/lib/store/types";
+import { createUpstashStore } from "@/lib/store/upstash";
+import { makeStoredJob } from "@/tests/support/job-factory";
+import { requireRedis, TEST_REDIS_URL } from "@/tests/support/redis";
+import { startUpstashProxy, type UpstashProxy } from "@/tests/support/upstash-proxy";
+
+/** One test's storage location (a file, a key prefix); every store opened on it shares the data. */
+interface Backend {
+  open(options?: { ttlSeconds?: number }): JobStore;
+  /** Redis-backed drivers: the PTTL of a raw key, to prove every key expires. */
+  pttl?(key: string): Promise<number>;
+  keyPrefix?: string;
+  dispose(): Promise<void>;
+}
+
+const HOUR_S = 3600;
+
+/** `rawKeys`: the driver keeps Redis keys whose TTLs the suite can read directly. */
+function describeJobStoreConformance(name: string, makeBackend: () => Backend, { rawKeys = false } = {}) {
+  describe(`JobStore conformance: ${name}`, () => {
+    let backend: Backend;
+    let opened: JobStore[];
+    const open = (options?: { ttlSeconds?: number }) => {
+      const store = backend.open(options);
+      opened.push(store);
+      return store;
+    };
+
+    beforeEach(() => {
+      backend = makeBackend();
+      opened = [];
+    });
+    afterEach(async () => {
+      await Promise.all(opened.map((store) => store.close()));
+      await backend.dispose();
+    });
+
+    it("round-trips a created job exactly", async () => {
+      const store = open();
+      const job = makeStoredJob({
+        occasion: "Garden party ☀️ — “quotes” and ünïcode",
+        current: {
+          attempt: 2,
+          startedAt: 1,
+          submittingAt: 2,
+          taskId: "task-1",
+          failures: 1,
+          lastError: "429",
+        },
+        artifacts: { advice: { summary: "s", pieces: ["a", "b"], stylePrompt: "p", source: "offline" } },
+      });
+      await store.create(job);
+      expect(await store.get(job.id)).toStrictEqual(job);
+    });
+
+    it("answers null for an unknown job", async () => {
+      expect(await open().get(randomUUID())).toBeNull();
+    });
+
+    it("refuses to create a job whose id exists, and keeps the first", async () => {
+      const store = open();
+      const job = makeStoredJob();
+      await store.create(job);
+      await expect(store.create({ ...job, occasion: "other" })).rejects.toThrow();
+      expect(await store.get(job.id)).toStrictEqual(job);
+    });
+
+    it("compare-and-set writes with the right version and bumps it, and refuses a stale one", async () => {
+      const store = open();
+      const job = makeStoredJob();
+      await store.create(job);
+      const written = await store.compareAndSet({ ...job, status: "processing-style" }, 0);
+      expect(written).toStrictEqual({ ...job, status: "processing-style", version: 1 });
+      expect(await store.get(job.id)).toStrictEqual(written);
+      expect(await store.compareAndSet({ ...job, status: "failed" }, 0)).toBeNull();
+      expect(await store.get(job.id)).toStrictEqual(written);
+      expect(await store.compareAndSet(makeStoredJob(), 0)).toBeNull();
+    });
+
+    it("lets exactly one of 20 concurrent compare-and-sets win, across two store instances", async () => {
+      const [first, second] = [open(), open()];
+      const job = makeStoredJob();
+      await first.create(job);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 ? first : second).compareAndSet({ ...job, occasion: `writer ${i}` }, 0),
+        ),
+      );
+      const winners = results.filter((result) => result !== null);
+      expect(winners).toHaveLength(1);
+      expect(await second.get(job.id)).toStrictEqual(winners[0]);
+    });
+
+    it("leases a job to one token at a time and releases only for that token", async () => {
+      const store = open();
+      const job = makeStoredJob();
+      await store.create(job);
+      expect(await store.acquireLease(job.id, "a", 60_000)).toStrictEqual(job);
+      expect(await store.acquireLease(job.id, "b", 60_000)).toBeNull();
+      await store.releaseLease(job.id, "b");
+      expect(await store.acquireLease(job.id, "b", 60_000)).toBeNull();
+      await store.releaseLease(job.id, "a");
+      expect(await store.acquireLease(job.id, "b", 60_000)).toStrictEqual(job);
+    });
+
+    it("lets a lease expire after its ttl", async () => {
+      const store = open();
+      const job = makeStoredJob();
+      await store.create(job);
+      expect(await store.acquireLease(job.id, "a", 150)).not.toBeNull();
+      expect(await store.acquireLease(job.id, "b", 150)).toBeNull();
+      await sleep(250);
+      expect(await store.acquireLease(job.id, "b", 150)).toStrictEqual(job);
+    });
+
+    it("answers null when leasing an unknown job, and leaves no lease behind", async () => {
+      const store = open();
+      const job = makeStoredJob();
+      expect(await store.acquireLease(job.id, "a", 60_000)).toBeNull();
+      await store.create(job);
+      expect(await store.acquireLease(job.id, "b", 60_000)).toStrictEqual(job);
+    });
+
+    it("forgets a job after ttlSeconds, and a write restarts the clock", async () => {
+      const store = open({ ttlSeconds: 1 });
+      const kept = makeStoredJob();
+      const forgotten = makeStoredJob();
+      await Promise.all([store.create(kept), store.create(forgotten)]);
+      await sleep(600);
+      expect(await store.compareAndSet(kept, 0)).not.toBeNull();
+      await sleep(550);
+      expect(await store.get(forgotten.id)).toBeNull();
+      expect(await store.get(kept.id)).not.toBeNull();
+      await sleep(550);
+      expect(await store.get(kept.id)).toBeNull();
+      // Expired reads as absent: the id can be created again.
+      await store.create(forgotten);
+      expect(await store.get(forgotten.id)).toStrictEqual(forgotten);
+    });
+
+    // SQLite has no raw keys; its expiry is proven by the "forgets a job" case above.
+    const itWithRawKeys = rawKeys ? it : () => undefined;
+    itWithRawKeys("gives every Redis key a TTL", async () => {
+      if (!backend.pttl || !backend.keyPrefix) throw new Error(`${name} backend lacks raw-key access`);
+      const store = open({ ttlSeconds: HOUR_S });
+      const keys = keysFor(backend.keyPrefix);
+      const job = makeStoredJob();
+      await store.create(job);
+      await store.acquireLease(job.id, "a", 60_000);
+      await store.hit("c", 30_000);
+      expect(await backend.pttl(keys.job(job.id))).toBeGreaterThan(HOUR_S * 1000 - 5_000);
+      expect(await backend.pttl(keys.lease(job.id))).toBeGreaterThan(55_000);
+      expect(await backend.pttl(keys.counter("c"))).toBeGreaterThan(25_000);
+      await store.compareAndSet(job, 0);
+      const ttls = await Promise.all(
+        [keys.job(job.id), keys.lease(job.id), keys.counter("c")].map(backend.pttl),
+      );
+      for (const ttl of ttls) expect(ttl).toBeGreaterThan(0);
+    });
+
+    it("counts hits in a fixed window and starts again after it", async () => {
+      const store = open();
+      expect(await store.hit("ip-1", 300)).toMatchObject({ count: 1 });
+      expect(await store.hit("ip-2", 300)).toMatchObject({ count: 1 });
+      const third = await store.hit("ip-1", 300);
+      expect(third.count).toBe(2);
+      expect(third.resetInMs).toBeGreaterThan(0);
+      expect(third.resetInMs).toBeLessThanOrEqual(300);
+      await sleep(400);
+      expect(await store.hit("ip-1", 300)).toMatchObject({ count: 1 });
+    });
+  });
+}
+
+describeJobStoreConformance("sqlite", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "store-conformance-"));
+  return {
+    open: ({ ttlSeconds = HOUR_S } = {}) =>
+      createSqliteStore({ file: path.join(dir, "jobs.db"), ttlSeconds }),
+    dispose: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
+const hasRedis = await requireRedis("JobStore conformance (Redis, Upstash)");
+
+describe.skipIf(!hasRedis)("Redis-backed stores", () => {
+  const admin = createClient({ url: TEST_REDIS_URL });
+  const token = `token-${randomUUID()}`;
+  let proxy: UpstashProxy;
+
+  beforeAll(async () => {
+    await admin.connect();
+    proxy = await startUpstashProxy({ redisUrl: TEST_REDIS_URL, token });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await admin.close();
+  });
+
+  const onFreshPrefix = (open: (keyPrefix: string, ttlSeconds: number) => JobStore) => (): Backend => {
+    const keyPrefix = `test-store-${randomUUID()}`;
+    return {
+      keyPrefix,
+      open: ({ ttlSeconds = HOUR_S } = {}) => open(keyPrefix, ttlSeconds),
+      pttl: (key) => admin.pTTL(key),
+      async dispose() {
+        for await (const keys of admin.scanIterator({ MATCH: `${keyPrefix}:*`, COUNT: 100 })) {
+          if (keys.length > 0) await admin.del(keys);
+        }
+      },
+    };
+  };
+
+  it("the REST proxy speaks Upstash: single commands, transactions, errors, auth, base64", async () => {
+    const key = `test-proxy-${randomUUID()}`;
+    const plain = new Redis({ url: proxy.url, token, enableAutoPipelining: false, enableTelemetry: false });
+    try {
+      expect(await plain.set(key, "ü ✓", { ex: 60 })).toBe("OK");
+      expect(await plain.get(key)).toBe("ü ✓");
+      expect(await plain.multi().incr(`${key}:n`).expire(`${key}:n`, 60).get(key).exec()).toEqual([
+        1,
+        1,
+        "ü ✓",
+      ]);
+      await expect(plain.eval("return redis.call('NOPE')", [], [])).rejects.toThrow(/Unknown Redis command/i);
+      const wrongToken = new Redis({ url: proxy.url, token: "wrong", retry: false, enableTelemetry: false });
+      await expect(wrongToken.get(key)).rejects.toThrow(/Unauthorized/);
+    } finally {
+      await admin.del([key, `${key}:n`]);
+    }
+  });
+
+  describeJobStoreConformance(
+    "redis",
+    onFreshPrefix((keyPrefix, ttlSeconds) =>
+      createRedisStore({ url: TEST_REDIS_URL, keyPrefix, ttlSeconds }),
+    ),
+    { rawKeys: true },
+  );
+  describeJobStoreConformance(
+    "upstash (REST proxy → Redis)",
+    onFreshPrefix((keyPrefix, ttlSeconds) =>
+      createUpstashStore({ url: proxy.url, token, keyPrefix, ttlSeconds }),
+    ),
+    { rawKeys: true },
+  );
+});
+
+/** A TCP server that accepts connections and never answers: a hung Redis or REST endpoint. */
+async function startSilentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function expectUnavailableWithin(store: JobStore, ms: number, calls = 1): Promise<void> {
+  try {
+    for (let call = 0; call < calls; call++) {
+      const started = Date.now();
+      await expect(store.get(randomUUID())).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(ms);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+describe("an unreachable store fails fast with StoreUnavailableError", () => {
+  const options = { keyPrefix: "unreachable", ttlSeconds: 60 };
+
+  it("redis on a closed port, now and on the next call", () =>
+    expectUnavailableWithin(createRedisStore({ url: "redis://127.0.0.1:1", ...options }), 3_000, 2));
+
+  it("upstash on a closed port, now and on the next call", () =>
+    expectUnavailableWithin(
+      createUpstashStore({ url: "http://127.0.0.1:1", token: "t", ...options }),
+      3_000,
+      2,
+    ));
+
+  it("redis that accepts connections and never answers", async () => {
+    const hung = await startSilentServer();
+    const store = createRedisStore({ url: `redis://127.0.0.1:${hung.port}`, ...options });
+    await expectUnavailableWithin(store, 4_000).finally(() => hung.close());
+  });
+
+  it("upstash that accepts connections and never answers", async () => {
+    const hung = await startSilentServer();
+    const store = createUpstashStore({ url: `http://127.0.0.1:${hung.port}`, token: "t", ...options });
+    await expectUnavailableWithin(store, 4_000).finally(() => hung.close());
+  });
+});
+
+/** A private redis-server (never the shared one) that a test may stop and start again. */
+async function startPrivateRedis(port: number): Promise<ChildProcess> {
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  const server = spawn("redis-server", args, { stdio: "ignore" });
+  const probe = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: 50 } });
+  probe.on("error", () => {});
+  await probe.connect();
+  await probe.close();
+  return server;
+}
+
+function stopPrivateRedis(server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.once("exit", () => resolve());
+    server.kill();
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe.skipIf(!hasRedis)("a Redis that goes away and comes back", () => {
+  let port: number;
+  let server: ChildProcess;
+  beforeEach(async () => {
+    port = await freePort();
+    server = await startPrivateRedis(port);
+  });
+  afterEach(() => stopPrivateRedis(server));
+
+  it("fails fast while it is down and reconnects by itself (scripts reloaded after the restart)", async () => {
+    const store = createRedisStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: "p", ttlSeconds: 60 });
+    try {
+      const job = makeStoredJob();
+      await store.create(job);
+      await stopPrivateRedis(server);
+      const started = Date.now();
+      await expect(store.get(job.id)).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      server = await startPrivateRedis(port);
+      await vi.waitFor(async () => expect(await store.get(job.id)).toBeNull(), {
+        timeout: 10_000,
+        interval: 200,
+      });
+      await store.create(job);
+      expect(await store.acquireLease(job.id, "a", 1_000)).toStrictEqual(job);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("upstash runs its scripts on a server that has never seen them", async () => {
+    const proxy = await startUpstashProxy({ redisUrl: `redis://127.0.0.1:${port}`, token: "t" });
+    const store = createUpstashStore({ url: proxy.url, token: "t", keyPrefix: "p", ttlSeconds: 60 });
+    try {
+      const job = makeStoredJob();
+      await store.create(job);
+      expect(await store.acquireLease(job.id, "a", 1_000)).toStrictEqual(job);
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
+});
