@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { STEP_NAMES, type StepName } from "@/lib/jobs/job";
 
 /** The only module that reads process.env: env → a typed, validated configuration. */
 
@@ -38,6 +39,7 @@ const envSchema = z.object({
   REPLICATE_TARGET_FIELD: optionalString,
   REPLICATE_FACE_FIELD: optionalString,
   LOCAL_STUDIO_STEP_MS: positiveInt(3000),
+  LOCAL_STUDIO_FAIL_STEP: z.preprocess(blankAsUnset, z.enum(STEP_NAMES).optional()),
   START_RATE_LIMIT: z.preprocess(blankAsUnset, z.coerce.number().int().nonnegative().default(10)),
   START_RATE_WINDOW_SECONDS: positiveInt(600),
   VERCEL: optionalString,
@@ -70,6 +72,8 @@ export interface AppConfig {
     faceField: string;
   } | null;
   localStudioStepMs: number;
+  /** Makes the offline studio fail this step, to see and test the failure path. */
+  localStudioFailStep: StepName | null;
   /** Jobs one client may start per window; 0 turns the limit off. */
   startRateLimit: { max: number; windowSeconds: number };
   /** On Vercel an embedded store would lose jobs between function instances. */
@@ -151,6 +155,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
         }
       : null,
     localStudioStepMs: env.LOCAL_STUDIO_STEP_MS,
+    localStudioFailStep: env.LOCAL_STUDIO_FAIL_STEP ?? null,
     startRateLimit: { max: env.START_RATE_LIMIT, windowSeconds: env.START_RATE_WINDOW_SECONDS },
     onVercelWithoutKv: env.VERCEL === "1" && store.kind === "sqlite",
   };

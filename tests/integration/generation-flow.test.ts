@@ -198,3 +198,27 @@ function listFiles(dir: string): string[] {
     return [];
   }
 }
+
+describe("a job whose step fails for good", () => {
+  it("ends failed with the step's readable message and no image", async () => {
+    const failing = await startApp({ LOCAL_STUDIO_FAIL_STEP: "tryon" });
+    try {
+      const form = startForm({
+        person: await personPhoto(),
+        garment: await garmentPhoto(),
+        occasion: "Party",
+      });
+      const jobId = await startJobOver(failing.url, form);
+      const { final, seen } = await pollUntilDone([failing.url], jobId);
+      expect(seen).toContain("processing-tryon");
+      expect(final).toMatchObject({
+        status: "failed",
+        imageUrl: null,
+        error: "The offline studio was set to fail at this step (LOCAL_STUDIO_FAIL_STEP).",
+        step: 3,
+      });
+    } finally {
+      await failing.stop();
+    }
+  });
+});

@@ -29,6 +29,8 @@ export interface LocalProvidersOptions {
   stepMs: number;
   /** The clock, injectable so tests need not wait. */
   now?: () => number;
+  /** A step whose tasks end in a permanent failure: shows the failure path without a real fault. */
+  failStep?: LocalTaskKind | null;
 }
 
 /** What a step's work produced: the advice, or a JPEG. */
@@ -51,7 +53,7 @@ const failed = (message: string, detail?: string): CheckResult<never> => ({
 
 function createLocalProvider<In, Loaded, Out>(
   step: LocalStep<In, Loaded, Out>,
-  { dir, stepMs, now = Date.now }: LocalProvidersOptions,
+  { dir, stepMs, now = Date.now, failStep }: LocalProvidersOptions,
 ): TaskProvider<In, Out> {
   return {
     name: `local-${step.kind}`,
@@ -63,7 +65,14 @@ function createLocalProvider<In, Loaded, Out>(
       let product: Product | undefined;
       let failure: LocalTaskRecord["failure"];
       try {
-        product = await step.work(loaded);
+        if (step.kind === failStep) {
+          failure = {
+            message: "The offline studio was set to fail at this step (LOCAL_STUDIO_FAIL_STEP).",
+            detail: `LOCAL_STUDIO_FAIL_STEP=${failStep}`,
+          };
+        } else {
+          product = await step.work(loaded);
+        }
       } catch (error) {
         failure = { message: "The offline studio could not read the photos.", detail: String(error) };
       }

@@ -1,0 +1,132 @@
+import { ProviderError, type ProviderErrorKind } from "@/lib/providers/types";
+
+/** The sentences a person reads; the vendor's own words only ever go to `detail`. */
+export const KLING_SENTENCES = {
+  contentPolicy: "The image service refused this photo under its content rules. Try a different photo.",
+  unavailable: "The image service is unavailable right now.",
+  badInput: "The image service could not use these photos.",
+  generic: "The image service could not handle this request.",
+  busy: "The image service is busy right now.",
+  trouble: "The image service is having trouble right now.",
+  unreadable: "The image service sent an answer we could not read.",
+  timeout: "The image service did not answer in time.",
+  unfinished: "The image service could not finish this image.",
+  noImage: "The image service finished without an image.",
+} as const;
+
+/** Transient failures wait at least this long: Kling asks for ≥ 1 s between retries after a 429. */
+export const MIN_RETRY_AFTER_MS = 1_000;
+
+interface CodeRule {
+  kind: ProviderErrorKind;
+  sentence: string;
+  /** What the code means, for the operator reading the log. */
+  reason: string;
+}
+
+const rule = (kind: ProviderErrorKind, sentence: string, reason: string): CodeRule => ({
+  kind,
+  sentence,
+  reason,
+});
+
+/** Kling's business codes (VENDOR-APIS.md, "Errors") as inclusive ranges; the first match wins. */
+const RULES_BY_CODE_RANGE: ReadonlyArray<readonly [number, number, CodeRule]> = [
+  [1004, 1004, rule("permanent", KLING_SENTENCES.unavailable, "auth token expired")],
+  [1000, 1003, rule("permanent", KLING_SENTENCES.unavailable, "auth failed")],
+  [1100, 1100, rule("permanent", KLING_SENTENCES.unavailable, "account problem")],
+  [1101, 1102, rule("permanent", KLING_SENTENCES.unavailable, "no balance or resource pack used up")],
+  [1103, 1103, rule("permanent", KLING_SENTENCES.unavailable, "model not enabled for this account")],
+  [1200, 1201, rule("permanent", KLING_SENTENCES.badInput, "bad request parameters")],
+  [1202, 1202, rule("permanent", KLING_SENTENCES.generic, "invalid request method")],
+  [1203, 1203, rule("permanent", KLING_SENTENCES.badInput, "unknown model or resource")],
+  [1300, 1301, rule("permanent", KLING_SENTENCES.contentPolicy, "content policy")],
+  [1302, 1302, rule("transient", KLING_SENTENCES.busy, "rate limited")],
+  [1303, 1303, rule("transient", KLING_SENTENCES.busy, "concurrency limit of the pack reached")],
+  [5000, 5999, rule("transient", KLING_SENTENCES.trouble, "server error")],
+];
+
+/** A Kling error answer: a ProviderError that also keeps the raw fields, for branching and logs. */
+export class KlingApiError extends ProviderError {
+  constructor(
+    kind: ProviderErrorKind,
+    message: string,
+    readonly httpStatus: number,
+    readonly code: number | undefined,
+    readonly vendorMessage: string,
+    options: { detail: string; retryAfterMs?: number },
+  ) {
+    super(kind, message, options);
+    this.name = "KlingApiError";
+  }
+
+  get isAuthFailure(): boolean {
+    return this.code !== undefined && this.code >= 1000 && this.code <= 1004;
+  }
+}
+
+export interface KlingErrorAnswer {
+  /** e.g. "POST /v1/images/generations": names the call in the log, never the host. */
+  operation: string;
+  httpStatus: number;
+  code: number | undefined;
+  message: string | undefined;
+  requestId: string | undefined;
+  /** From the Retry-After header, when Kling sent one. */
+  retryAfterMs: number | undefined;
+}
+
+function ruleFor(code: number | undefined, httpStatus: number): CodeRule {
+  const known = RULES_BY_CODE_RANGE.find(([from, to]) => code !== undefined && code >= from && code <= to);
+  if (known) return known[2];
+  // Unknown code: a 429 or 5xx is worth retrying (capped by the step's retry policy), the rest is not.
+  if (httpStatus >= 500 || httpStatus === 429) return rule("transient", KLING_SENTENCES.trouble, "unknown");
+  if (httpStatus === 401 || httpStatus === 403)
+    return rule("permanent", KLING_SENTENCES.unavailable, "unknown");
+  return rule("permanent", KLING_SENTENCES.generic, "unknown");
+}
+
+/** Turns an error answer (HTTP ≠ 200 or code ≠ 0) into the ProviderError the pipeline acts on. */
+export function errorFromAnswer(answer: KlingErrorAnswer): KlingApiError {
+  const { operation, httpStatus, code, message = "", requestId } = answer;
+  const { kind, sentence, reason } = ruleFor(code, httpStatus);
+  const detail =
+    `Kling ${operation}: HTTP ${httpStatus}, code ${code ?? "none"} (${reason}), ` +
+    `message ${JSON.stringify(message)}, request_id ${requestId ?? "none"}`;
+  const retryAfterMs =
+    kind === "transient" ? Math.max(MIN_RETRY_AFTER_MS, answer.retryAfterMs ?? 0) : undefined;
+  return new KlingApiError(kind, sentence, httpStatus, code, message, { detail, retryAfterMs });
+}
+
+/** A transient failure that never reached a Kling answer: network, timeout, unreadable body. */
+export function transientError(sentence: string, detail: string, cause?: unknown): ProviderError {
+  return new ProviderError("transient", sentence, { detail, cause, retryAfterMs: MIN_RETRY_AFTER_MS });
+}
+
+/** Words Kling uses in `task_status_msg` when a task is stopped by its moderation. */
+const CONTENT_POLICY_WORDS = /content|polic|sensitive|risk|safety|violat|inappropriate|nsfw|moderat/i;
+
+/** Classifies a task that ended `failed`: moderation is final, anything else may work on a new attempt. */
+export function errorFromTaskFailure(
+  taskId: string,
+  statusMessage: string | null | undefined,
+): ProviderError {
+  const text = statusMessage ?? "";
+  const detail = `Kling task ${taskId} failed: ${JSON.stringify(text)}`;
+  if (CONTENT_POLICY_WORDS.test(text)) {
+    return new ProviderError("permanent", KLING_SENTENCES.contentPolicy, { detail });
+  }
+  return new ProviderError("transient", KLING_SENTENCES.unfinished, {
+    detail,
+    retryAfterMs: MIN_RETRY_AFTER_MS,
+  });
+}
+
+/** Reads Retry-After (seconds or an HTTP date) as milliseconds. */
+export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1_000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

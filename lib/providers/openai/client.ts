@@ -1,0 +1,60 @@
+import OpenAI from "openai";
+import type { ResponseCreateParamsNonStreaming } from "openai/resources/responses/responses";
+import type { AdviceInput, ImageInput } from "@/lib/providers/types";
+import { ADVICE_FORMAT_NAME, ADVICE_JSON_SCHEMA, adviceInstructions } from "./schemas";
+
+export interface OpenAIClientOptions {
+  apiKey: string;
+  baseURL: string | undefined;
+  timeoutMs: number;
+}
+
+/** Creates the SDK client on first use, so building the providers never touches the network. */
+export function lazyOpenAIClient({ apiKey, baseURL, timeoutMs }: OpenAIClientOptions): () => OpenAI {
+  let client: OpenAI | undefined;
+  // The pipeline owns retries and backoff; SDK retries would multiply them and overrun the lease.
+  return () => {
+    client ??= new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: timeoutMs });
+    return client;
+  };
+}
+
+/** A URL the API can read: our public URL when there is one, else the bytes inline. */
+async function imageUrlFor(image: ImageInput): Promise<string> {
+  if (image.publicUrl !== null) return image.publicUrl;
+  const bytes = await image.load();
+  return `data:image/jpeg;base64,${bytes.toString("base64")}`;
+}
+
+/** The advice request, minus the background flag (the fallback sends the same body without it). */
+export async function buildAdviceRequest(
+  input: AdviceInput,
+  model: string,
+  idempotencyKey: string,
+): Promise<ResponseCreateParamsNonStreaming> {
+  const [person, garment] = await Promise.all([imageUrlFor(input.person), imageUrlFor(input.garment)]);
+  return {
+    model,
+    store: true,
+    input: [
+      {
+        role: "user",
+        content: [
+          { type: "input_text", text: adviceInstructions(input.occasion) },
+          { type: "input_image", image_url: person, detail: "auto" },
+          { type: "input_image", image_url: garment, detail: "auto" },
+        ],
+      },
+    ],
+    text: {
+      format: {
+        type: "json_schema",
+        name: ADVICE_FORMAT_NAME,
+        schema: { ...ADVICE_JSON_SCHEMA },
+        strict: true,
+      },
+    },
+    // Shows which job step a response belongs to, in OpenAI's dashboard and in our emulator.
+    metadata: { idempotency_key: idempotencyKey },
+  };
+}

@@ -1,0 +1,41 @@
+import { z } from "zod";
+
+/** The prediction fields we read; `output` is model-specific, so it is checked where it is used. */
+export const predictionSchema = z.object({
+  id: z.string().min(1),
+  status: z.string(),
+  output: z.unknown().optional(),
+  error: z.unknown().optional(),
+});
+
+export type Prediction = z.infer<typeof predictionSchema>;
+
+/** Face-swap models answer one URL, some a list of them: take the first. */
+export function firstOutputUrl(output: unknown): string | null {
+  const candidate = Array.isArray(output) ? output[0] : output;
+  return typeof candidate === "string" && /^(https?:|data:image\/)/.test(candidate) ? candidate : null;
+}
+
+/** Where a model reference is run: `owner/name` on its model endpoint, versions on /v1/predictions. */
+export type PredictionRoute = { path: string; version: string | undefined };
+
+/**
+ * `owner/name` → the model's own endpoint (Replicate's way to run an official model at its latest);
+ * `owner/name:<version>` or a bare version id → `/v1/predictions` with that version.
+ */
+export function predictionRouteFor(model: string): PredictionRoute {
+  const [ref = "", version] = model.split(":", 2);
+  if (version) return { path: "/v1/predictions", version };
+  const parts = ref.split("/");
+  if (parts.length === 1 && ref) return { path: "/v1/predictions", version: ref };
+  const [owner, name] = parts;
+  if (parts.length !== 2 || !owner || !name) {
+    throw new Error(
+      `REPLICATE_FACESWAP_MODEL "${model}" is not owner/name, owner/name:version or a version id`,
+    );
+  }
+  return {
+    path: `/v1/models/${encodeURIComponent(owner)}/${encodeURIComponent(name)}/predictions`,
+    version: undefined,
+  };
+}

@@ -1,0 +1,408 @@
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { errors as joseErrors, jwtVerify } from "jose";
+import sharp from "sharp";
+
+/** Which kind of request a fault applies to ("list" is the task list findTask reads). */
+export type KlingFaultTarget = "create" | "query" | "list" | "result";
+
+/** A scripted misbehaviour, consumed by the next matching request(s). */
+export type KlingFault = {
+  /** Only requests whose path contains this substring. */
+  match?: string;
+  /** How many matching requests it applies to (default 1). */
+  times?: number;
+} & (
+  | {
+      on: KlingFaultTarget;
+      kind: "http";
+      status: number;
+      code: number;
+      message?: string;
+      retryAfterSeconds?: number;
+    }
+  /** Handles the request normally (a create does create its task) but answers only after `ms`. */
+  | { on: KlingFaultTarget; kind: "hang"; ms: number }
+  | { on: KlingFaultTarget; kind: "malformed" }
+  | { on: "create"; kind: "task-fails"; message: string }
+  | { on: "create"; kind: "never-finishes" }
+  | { on: "result"; kind: "expired" }
+);
+
+/** Options of the emulator; the defaults match what the tests configure the adapter with. */
+export interface KlingEmulatorOptions {
+  accessKey?: string;
+  secretKey?: string;
+  /** From create to `succeed`/`failed`; `submitted` for its first third, then `processing`. */
+  taskDurationMs?: number;
+  /** 0 (default) picks a free port. */
+  port?: number;
+}
+
+export interface KlingEmulator {
+  /** Base URL, e.g. `http://127.0.0.1:40123`, to pass as the adapter's baseUrl. */
+  url: string;
+  close(): Promise<void>;
+  /** Create calls (accepted or not) per `{jobId}-{step}`: the external_task_id without its `-<attempt>`. */
+  creates(): Map<string, number>;
+  /** Create calls per full external_task_id. */
+  createsByExternalId(): Map<string, number>;
+  /** Single-task queries answered so far. */
+  readonly checks: number;
+  /** Push faults here; each matching request consumes one. */
+  faults: KlingFault[];
+  /** Forgets tasks, counters and faults. */
+  reset(): void;
+}
+
+type TaskKind = "generations" | "kolors-virtual-try-on";
+type Status = "submitted" | "processing" | "succeed" | "failed";
+
+interface Task {
+  id: string;
+  kind: TaskKind;
+  externalTaskId: string | undefined;
+  createdAt: number;
+  image: Buffer;
+  failMessage: string | undefined;
+  neverFinishes: boolean;
+}
+
+const MODELS_BY_KIND: Record<TaskKind, readonly string[]> = {
+  generations: ["kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new", "kling-v2-1"],
+  "kolors-virtual-try-on": ["kolors-virtual-try-on-v1", "kolors-virtual-try-on-v1-5"],
+};
+const ASPECT_RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"];
+
+/** A refusal in Kling's format; thrown by validation and turned into the answer by the handler. */
+class Rejection extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Answer {
+  status: number;
+  body: string | Buffer;
+  contentType: string;
+  headers?: Record<string, string>;
+}
+
+const json = (status: number, code: number, message: string, data?: unknown): Answer => ({
+  status,
+  contentType: "application/json",
+  body: JSON.stringify({ code, message, request_id: randomUUID(), data }),
+});
+
+/** A scripted error answer; the request itself is not carried out (a refused create creates nothing). */
+function faultAnswer(fault: KlingFault & { kind: "http" }): Answer {
+  const answer = json(fault.status, fault.code, fault.message ?? `scripted error ${fault.code}`);
+  if (fault.retryAfterSeconds !== undefined)
+    answer.headers = { "Retry-After": String(fault.retryAfterSeconds) };
+  return answer;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+async function readBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  try {
+    const body: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    if (body && typeof body === "object" && !Array.isArray(body)) return body as Record<string, unknown>;
+  } catch {}
+  throw new Rejection(400, 1200, "request body must be a JSON object");
+}
+
+/** An image field: an http(s) URL we fetch, or raw base64 (a `data:` prefix is refused, as Kling does). */
+async function loadImage(value: unknown, field: string): Promise<Buffer> {
+  if (typeof value !== "string" || value === "") throw new Rejection(400, 1200, `${field} is required`);
+  check([[value.startsWith("data:"), 1201, `${field}: base64 must not have a data: prefix`]]);
+  let bytes: Buffer | null = null;
+  if (/^https?:\/\//.test(value)) {
+    const response = await fetch(value).catch(() => null);
+    if (response?.ok) bytes = Buffer.from(await response.arrayBuffer());
+  } else if (/^[A-Za-z0-9+/=\s]+$/.test(value)) bytes = Buffer.from(value, "base64");
+  const meta =
+    bytes &&
+    (await sharp(bytes)
+      .metadata()
+      .catch(() => null));
+  check([
+    [
+      !bytes || !meta || !["jpeg", "png"].includes(meta.format ?? ""),
+      1201,
+      `${field}: not a readable jpg/png`,
+    ],
+    [(meta?.width ?? 0) < 300 || (meta?.height ?? 0) < 300, 1201, `${field}: under 300 px`],
+  ]);
+  return bytes as Buffer;
+}
+
+function requireModel(kind: TaskKind, value: unknown): void {
+  const model = value ?? MODELS_BY_KIND[kind][0];
+  if (typeof model !== "string" || !MODELS_BY_KIND[kind].includes(model)) {
+    throw new Rejection(404, 1203, `model_name ${String(model)} does not exist`);
+  }
+}
+
+/** Throws the first failed check as Kling's 400 answer. */
+function check(rules: Array<[failed: boolean, code: number, message: string]>): void {
+  const failed = rules.find(([bad]) => bad);
+  if (failed) throw new Rejection(400, failed[1], failed[2]);
+}
+
+/** Style: the person resized to the aspect ratio (long side 1024) with a warm tint. */
+async function renderStyle(body: Record<string, unknown>): Promise<Buffer> {
+  requireModel("generations", body.model_name);
+  const { prompt, negative_prompt, image, image_reference, aspect_ratio = "1:1", n = 1 } = body;
+  check([
+    [typeof prompt !== "string" || prompt === "", 1200, "prompt is required"],
+    [typeof prompt === "string" && prompt.length > 2500, 1201, "prompt is over 2500 characters"],
+    [negative_prompt !== undefined, 1201, "negative_prompt is not supported with image"],
+    [body.model_name === "kling-v1-5" && image_reference === undefined, 1201, "image_reference is required"],
+    [
+      image_reference !== undefined && !["subject", "face"].includes(String(image_reference)),
+      1201,
+      "bad image_reference",
+    ],
+    [!ASPECT_RATIOS.includes(String(aspect_ratio)), 1201, "aspect_ratio is not supported"],
+    [typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 9, 1201, "n must be 1-9"],
+  ]);
+  const person = await loadImage(image, "image");
+  const [w = 1, h = 1] = String(aspect_ratio).split(":").map(Number);
+  const [width, height] = [Math.round((w * 1024) / Math.max(w, h)), Math.round((h * 1024) / Math.max(w, h))];
+  const tinted = sharp(person).resize(width, height, { fit: "cover" }).tint({ r: 255, g: 214, b: 180 });
+  return tinted.png().toBuffer();
+}
+
+/** Try-on: the human image with the garment pasted over its middle. */
+async function renderTryOn(body: Record<string, unknown>): Promise<Buffer> {
+  requireModel("kolors-virtual-try-on", body.model_name);
+  const human = await loadImage(body.human_image, "human_image");
+  const cloth = await loadImage(body.cloth_image, "cloth_image");
+  const { width = 768, height = 1024 } = await sharp(human).metadata();
+  const side = Math.round(Math.min(width, height) * 0.45);
+  const garment = await sharp(cloth).resize(side, side, { fit: "inside" }).png().toBuffer();
+  return sharp(human)
+    .composite([{ input: garment, gravity: "centre" }])
+    .png()
+    .toBuffer();
+}
+
+/** Starts the emulator on 127.0.0.1; it runs until `close()`. */
+export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Promise<KlingEmulator> {
+  const { accessKey = "test-access", secretKey = "test-secret", taskDurationMs = 1_500, port = 0 } = options;
+  const key = new TextEncoder().encode(secretKey);
+  const tasks = new Map<string, Task>();
+  const createCounts = new Map<string, number>();
+  const timers = new Set<NodeJS.Timeout>();
+  const faults: KlingFault[] = [];
+  let checks = 0;
+  let url = "";
+
+  const statusOf = (task: Task, now = Date.now()): Status => {
+    const elapsed = now - task.createdAt;
+    if (elapsed < taskDurationMs / 3) return "submitted";
+    if (task.neverFinishes || elapsed < taskDurationMs) return "processing";
+    return task.failMessage === undefined ? "succeed" : "failed";
+  };
+
+  const view = (task: Task) => {
+    const status = statusOf(task);
+    const changedAfter =
+      status === "submitted" ? 0 : status === "processing" ? taskDurationMs / 3 : taskDurationMs;
+    return {
+      task_id: task.id,
+      task_status: status,
+      task_status_msg: status === "failed" ? task.failMessage : "",
+      task_info: { external_task_id: task.externalTaskId },
+      created_at: task.createdAt,
+      updated_at: task.createdAt + Math.round(changedAfter),
+      ...(status === "succeed"
+        ? { task_result: { images: [{ index: 0, url: `${url}/results/${task.id}.png` }] } }
+        : {}),
+    };
+  };
+
+  /** Best effort and unsigned, as Kling's callbacks are: one POST per status change. */
+  const scheduleCallbacks = (task: Task, callbackUrl: string) => {
+    const at = task.neverFinishes ? [taskDurationMs / 3] : [taskDurationMs / 3, taskDurationMs];
+    for (const delay of at) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        const body = JSON.stringify(view(task));
+        fetch(callbackUrl, { method: "POST", headers: { "Content-Type": "application/json" }, body }).catch(
+          () => {},
+        );
+      }, delay + 1);
+      timers.add(timer);
+    }
+  };
+
+  const takeFault = (target: KlingFaultTarget, path: string): KlingFault | undefined => {
+    const index = faults.findIndex(
+      (f) => f.on === target && (f.match === undefined || path.includes(f.match)),
+    );
+    const fault = faults[index];
+    if (!fault) return undefined;
+    const left = (fault.times ?? 1) - 1;
+    if (left > 0) faults[index] = { ...fault, times: left };
+    else faults.splice(index, 1);
+    return fault;
+  };
+
+  async function authenticate(header: string | undefined): Promise<Rejection | null> {
+    const token = /^Bearer (.+)$/.exec(header ?? "")?.[1];
+    if (!token) return new Rejection(401, 1001, "Authorization is empty");
+    try {
+      await jwtVerify(token, key, {
+        issuer: accessKey,
+        algorithms: ["HS256"],
+        typ: "JWT",
+        clockTolerance: 5,
+        requiredClaims: ["exp", "nbf"],
+      });
+      return null;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired)
+        return new Rejection(401, 1004, "Authorization has expired");
+      return new Rejection(401, 1001, `Authorization is invalid: ${(error as Error).message}`);
+    }
+  }
+
+  async function create(
+    kind: TaskKind,
+    body: Record<string, unknown>,
+    fault: KlingFault | undefined,
+  ): Promise<Answer> {
+    const external = typeof body.external_task_id === "string" ? body.external_task_id : undefined;
+    const taken = external !== undefined && [...tasks.values()].some((t) => t.externalTaskId === external);
+    check([[taken, 1201, "external_task_id already exists"]]);
+    const image = kind === "generations" ? await renderStyle(body) : await renderTryOn(body);
+    const task: Task = {
+      id: randomUUID(),
+      kind,
+      externalTaskId: external,
+      createdAt: Date.now(),
+      image,
+      failMessage: fault?.kind === "task-fails" ? fault.message : undefined,
+      neverFinishes: fault?.kind === "never-finishes",
+    };
+    tasks.set(task.id, task);
+    if (typeof body.callback_url === "string") scheduleCallbacks(task, body.callback_url);
+    return json(200, 0, "SUCCEED", view(task));
+  }
+
+  function list(kind: TaskKind, query: URLSearchParams): Answer {
+    const pageNum = Math.max(1, Number(query.get("pageNum")) || 1);
+    const pageSize = Number(query.get("pageSize") ?? 30);
+    check([[!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 500, 1201, "pageSize must be 1-500"]]);
+    const newestFirst = [...tasks.values()].filter((t) => t.kind === kind).reverse();
+    return json(200, 0, "SUCCEED", newestFirst.slice((pageNum - 1) * pageSize, pageNum * pageSize).map(view));
+  }
+
+  async function route(req: http.IncomingMessage): Promise<{ answer: Answer; fault?: KlingFault }> {
+    const { pathname, searchParams } = new URL(req.url ?? "/", "http://emulator");
+    const result = /^\/results\/([^/]+)\.png$/.exec(pathname);
+    if (result && req.method === "GET") {
+      const fault = takeFault("result", pathname);
+      if (fault?.kind === "http") return { answer: faultAnswer(fault) };
+      const task = tasks.get(result[1] ?? "");
+      if (!task || statusOf(task) !== "succeed" || fault?.kind === "expired")
+        return { answer: json(404, 1203, "not found"), fault };
+      return { answer: { status: 200, body: task.image, contentType: "image/png" }, fault };
+    }
+    const api = /^\/v1\/images\/(generations|kolors-virtual-try-on)(?:\/([^/]+))?$/.exec(pathname);
+    if (!api) throw new Rejection(404, 1203, "resource not found");
+    const kind = api[1] as TaskKind;
+    const taskId = api[2];
+    const target: KlingFaultTarget | null =
+      req.method === "POST" && !taskId ? "create" : req.method !== "GET" ? null : taskId ? "query" : "list";
+    if (!target) throw new Rejection(405, 1202, "request method is not allowed");
+    const refused = await authenticate(req.headers.authorization);
+    if (refused) throw refused;
+    const body = target === "create" ? await readBody(req) : {};
+    if (typeof body.external_task_id === "string") {
+      const id = body.external_task_id;
+      createCounts.set(id, (createCounts.get(id) ?? 0) + 1);
+    }
+    if (target === "query") checks += 1;
+    const fault = takeFault(target, pathname);
+    if (fault?.kind === "http") return { answer: faultAnswer(fault) };
+    if (target === "create") return { answer: await create(kind, body, fault), fault };
+    if (target === "list") return { answer: list(kind, searchParams), fault };
+    const task = tasks.get(taskId ?? "");
+    if (!task || task.kind !== kind) throw new Rejection(404, 1203, "task not found");
+    return { answer: json(200, 0, "SUCCEED", view(task)), fault };
+  }
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let answer: Answer;
+    let fault: KlingFault | undefined;
+    try {
+      ({ answer, fault } = await route(req));
+    } catch (error) {
+      if (!(error instanceof Rejection)) throw error;
+      answer = json(error.status, error.code, error.message);
+    }
+    if (fault?.kind === "malformed")
+      answer = { status: 200, body: '{"code": 0, "data": {', contentType: "application/json" };
+    if (fault?.kind === "hang") await sleep(fault.ms);
+    if (res.destroyed) return;
+    res.writeHead(answer.status, { "Content-Type": answer.contentType, ...answer.headers });
+    res.end(answer.body);
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json" });
+      res.end(
+        JSON.stringify({ code: 5000, message: `emulator bug: ${String(error)}`, request_id: randomUUID() }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const clearTimers = () => {
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+  };
+
+  return {
+    url,
+    faults,
+    get checks() {
+      return checks;
+    },
+    creates() {
+      const byStep = new Map<string, number>();
+      for (const [id, count] of createCounts) {
+        const step = id.replace(/-\d+$/, "");
+        byStep.set(step, (byStep.get(step) ?? 0) + count);
+      }
+      return byStep;
+    },
+    createsByExternalId: () => new Map(createCounts),
+    reset() {
+      tasks.clear();
+      createCounts.clear();
+      faults.length = 0;
+      checks = 0;
+      clearTimers();
+    },
+    close() {
+      clearTimers();
+      server.closeAllConnections();
+      return new Promise<void>((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve())),
+      );
+    },
+  };
+}

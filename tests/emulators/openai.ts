@@ -1,0 +1,322 @@
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { z } from "zod";
+
+/**
+ * An OpenAI Responses API emulator written from the documented contract (shared/VENDOR-APIS.md):
+ * background responses going queued → in_progress → completed, strict json_schema answers derived
+ * from the request, OpenAI's error shape, and a queue of scripted faults.
+ */
+
+type On = "create" | "get" | "cancel";
+/** How an accepted response ends, instead of completing with valid advice. */
+type TaskFault =
+  | { kind: "task-fails"; error: { code: string; message: string } }
+  | { kind: "task-incomplete"; reason: "content_filter" | "max_output_tokens" }
+  | { kind: "task-refuses"; refusal?: string }
+  | { kind: "task-bad-output"; text: string }
+  | { kind: "never-finishes" };
+/** A scripted fault: consumed by the first matching request (`match`: a path substring), `times` times. */
+export type OpenAIFault = { on: On; match?: string; times?: number } & (
+  | { kind: "http"; status: number; body?: unknown; headers?: Record<string, string> }
+  /** Answers after `ms`; a request whose client gave up meanwhile is dropped without effect. */
+  | { kind: "hang"; ms: number }
+  | { kind: "malformed" }
+  | ({ on: "create" } & TaskFault)
+);
+
+export interface OpenAIEmulatorOptions {
+  /** The only key accepted (default "test-openai-key"). */
+  apiKey?: string;
+  /** From create to a terminal status (default 1000 ms). */
+  taskDurationMs?: number;
+  /** false: `background: true` gets HTTP 400, as on some OpenAI-compatible servers. Default true. */
+  supportsBackground?: boolean;
+  port?: number;
+}
+
+type Answer = { status: number; body: unknown; headers?: Record<string, string> };
+type ErrorFields = { type?: string; code?: string | null; param?: string | null };
+const errorBody = (
+  message: string,
+  { type = "invalid_request_error", code = null, param = null }: ErrorFields = {},
+) => ({
+  error: { message, type, param, code },
+});
+const fail = (status: number, message: string, fields?: ErrorFields): Answer => ({
+  status,
+  body: errorBody(message, fields),
+});
+const DEFAULT_ERROR_BY_STATUS: Record<number, unknown> = {
+  401: errorBody("Incorrect API key provided.", { code: "invalid_api_key" }),
+  403: errorBody("You are not allowed to sample from this model"),
+  429: errorBody("Rate limit reached for requests", { type: "requests", code: "rate_limit_exceeded" }),
+  500: errorBody("The server had an error while processing your request. Sorry about that!", {
+    type: "server_error",
+  }),
+  503: errorBody("The engine is currently overloaded, please try again later", { type: "server_error" }),
+};
+const id = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
+
+const textPart = z.object({ type: z.literal("input_text"), text: z.string() });
+const imagePart = z.object({
+  type: z.literal("input_image"),
+  image_url: z.string().regex(/^(https:\/\/\S+|data:image\/(jpeg|png|webp|gif);base64,[A-Za-z0-9+/]+=*)$/),
+  detail: z.enum(["low", "high", "auto", "original"]).optional(),
+});
+const message = z.object({
+  role: z.enum(["user", "system", "developer"]),
+  content: z.array(z.discriminatedUnion("type", [textPart, imagePart])).min(1),
+});
+const jsonSchemaFormat = z.object({
+  type: z.literal("json_schema"),
+  name: z.string().min(1),
+  strict: z.literal(true),
+  schema: z.object({ properties: z.record(z.string(), z.object({ type: z.string() }).loose()) }).loose(),
+});
+/** The part of the create contract the adapter relies on, checked as the real API would. */
+const createSchema = z.object({
+  model: z.string().min(1),
+  background: z.boolean().optional(),
+  store: z.boolean().optional(),
+  input: z.array(message).min(1),
+  text: z.object({ format: jsonSchemaFormat }),
+  metadata: z.record(z.string().max(64), z.string().max(512)).optional(),
+});
+type CreateBody = z.infer<typeof createSchema>;
+
+function validateCreate(raw: unknown): CreateBody | Answer {
+  const parsed = createSchema.safeParse(raw);
+  if (!parsed.success) {
+    const param = parsed.error.issues[0]?.path.join(".") ?? null;
+    return fail(400, `Invalid '${param}': ${parsed.error.issues[0]?.message}`, {
+      code: "invalid_value",
+      param,
+    });
+  }
+  const body = parsed.data;
+  if (body.background && body.store === false) return fail(400, "Background mode requires store=true.");
+  const problem = strictSchemaProblem(body.text.format.schema, "()");
+  if (!problem) return body;
+  return fail(400, `Invalid schema for response_format '${body.text.format.name}': ${problem}`, {
+    code: "invalid_json_schema",
+    param: "text.format.schema",
+  });
+}
+
+/** Strict mode: every object lists all its properties as required and forbids additional ones. */
+function strictSchemaProblem(schema: unknown, context: string): string | null {
+  type Node = { type?: string; properties?: Record<string, unknown>; required?: unknown; items?: unknown };
+  const node = schema as Node & { additionalProperties?: unknown };
+  if (node?.type === "array") return strictSchemaProblem(node.items, `${context}.items`);
+  if (node?.type !== "object") return null;
+  if (node.additionalProperties !== false) {
+    return `In context=${context}, 'additionalProperties' is required to be supplied and to be false.`;
+  }
+  const keys = Object.keys(node.properties ?? {});
+  const missing = keys.find((key) => !(Array.isArray(node.required) && node.required.includes(key)));
+  if (missing) return `In context=${context}, 'required' must list every property. Missing '${missing}'.`;
+  const problems = keys.map((key) => strictSchemaProblem(node.properties?.[key], `${context}.${key}`));
+  return problems.find((problem) => problem !== null) ?? null;
+}
+
+/** An answer that follows the request's schema and mentions its occasion, as a model would. */
+function answerFor(request: CreateBody): string {
+  const text = request.input
+    .flatMap((item) => item.content)
+    .flatMap((part) => (part.type === "input_text" ? [part.text] : []))
+    .join("\n");
+  // The last "Occasion…: value" line: instructions may mention the occasion before naming it.
+  const lines = [...text.matchAll(/occasion[^:\n]*:\s*"?([^"\n]+)"?\s*$/gim)];
+  const occasion = lines.at(-1)?.[1]?.trim() ?? text.slice(0, 80);
+  const answer: Record<string, unknown> = {};
+  for (const [key, property] of Object.entries(request.text.format.schema.properties)) {
+    if (property.type === "array") answer[key] = [`A tailored jacket for ${occasion}`, "Leather loafers"];
+    else if (key.includes("prompt")) answer[key] = `Full-length photo of the person styled for ${occasion}.`;
+    else answer[key] = `For ${occasion}, pair the garment with a tailored jacket and clean leather shoes.`;
+  }
+  return JSON.stringify(answer);
+}
+
+interface Stored {
+  id: string;
+  createdAt: number;
+  request: CreateBody;
+  task: TaskFault | null;
+  cancelled: boolean;
+}
+
+/** Starts the emulator on 127.0.0.1; `url` is its origin (the SDK's baseURL is `${url}/v1`). */
+export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
+  const apiKey = options.apiKey ?? "test-openai-key";
+  const durationMs = options.taskDurationMs ?? 1000;
+  const faults: OpenAIFault[] = [];
+  const responses = new Map<string, Stored>();
+  const createsByKey = new Map<string, number>();
+  const createRequests: CreateBody[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  let checks = 0;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => timers.delete(timer) && resolve(), ms);
+      timers.add(timer);
+    });
+
+  /** Transport faults strike at request time; task faults only when a create is accepted. */
+  function takeFault(on: On, path: string, task: boolean): OpenAIFault | undefined {
+    const isTask = (f: OpenAIFault) => !["http", "hang", "malformed"].includes(f.kind);
+    const index = faults.findIndex((f) => f.on === on && isTask(f) === task && path.includes(f.match ?? ""));
+    const fault = faults[index];
+    if (!fault) return undefined;
+    fault.times = (fault.times ?? 1) - 1;
+    if (fault.times <= 0) faults.splice(index, 1);
+    return fault;
+  }
+
+  function view({ id: responseId, createdAt, request, task, cancelled }: Stored) {
+    const elapsed = Date.now() - createdAt;
+    let status = "completed";
+    if (cancelled) status = "cancelled";
+    else if (elapsed < durationMs * 0.2) status = "queued";
+    else if (elapsed < durationMs || task?.kind === "never-finishes") status = "in_progress";
+    else if (task?.kind === "task-fails") status = "failed";
+    else if (task?.kind === "task-incomplete") status = "incomplete";
+    const text = task?.kind === "task-bad-output" ? task.text : answerFor(request);
+    const content =
+      task?.kind === "task-refuses"
+        ? [{ type: "refusal", refusal: task.refusal ?? "I'm sorry, I can't help with that." }]
+        : [{ type: "output_text", text, annotations: [] }];
+    // No top-level output_text: the API does not send one; the SDK (6.x) computes it from `output`.
+    return {
+      id: responseId,
+      object: "response",
+      created_at: Math.floor(createdAt / 1000),
+      status,
+      background: request.background === true,
+      error: status === "failed" && task?.kind === "task-fails" ? task.error : null,
+      incomplete_details:
+        status === "incomplete" && task?.kind === "task-incomplete" ? { reason: task.reason } : null,
+      model: request.model,
+      output:
+        status === "completed"
+          ? [{ id: id("msg"), type: "message", status, role: "assistant", content }]
+          : [],
+      store: true,
+      text: request.text,
+      metadata: request.metadata ?? {},
+    };
+  }
+
+  async function create(path: string, raw: string): Promise<Answer> {
+    let body: CreateBody | Answer;
+    try {
+      body = validateCreate(JSON.parse(raw));
+    } catch {
+      return fail(400, "We could not parse the JSON body of your request.");
+    }
+    if ("status" in body) return body;
+    if (body.background && options.supportsBackground === false) {
+      return fail(400, "background mode is not supported", { param: "background" });
+    }
+    const key = body.metadata?.idempotency_key ?? "(none)";
+    createsByKey.set(key, (createsByKey.get(key) ?? 0) + 1);
+    createRequests.push(body);
+    const task = (takeFault("create", path, true) as TaskFault | undefined) ?? null;
+    const stored: Stored = { id: id("resp"), createdAt: Date.now(), request: body, task, cancelled: false };
+    responses.set(stored.id, stored);
+    if (!body.background) {
+      // Without background mode the call returns only when the model is done (timers may fire early).
+      await sleep(durationMs);
+      stored.createdAt = Math.min(stored.createdAt, Date.now() - durationMs);
+    }
+    return { status: 200, body: view(stored) };
+  }
+
+  async function route(
+    method: string,
+    path: string,
+    raw: string,
+    gone: () => boolean,
+  ): Promise<Answer | "malformed" | null> {
+    const on: On = method === "GET" ? "get" : path.endsWith("/cancel") ? "cancel" : "create";
+    const fault = takeFault(on, path, false);
+    if (fault?.kind === "hang") {
+      await sleep(fault.ms);
+      if (gone()) return null;
+    }
+    if (fault?.kind === "malformed") return "malformed";
+    if (fault?.kind === "http") {
+      const body =
+        fault.body ?? DEFAULT_ERROR_BY_STATUS[fault.status] ?? errorBody("Error", { type: "server_error" });
+      return { status: fault.status, body, headers: fault.headers };
+    }
+    if (method === "POST" && path === "/v1/responses") return create(path, raw);
+    const [, responseId, cancel] = /^\/v1\/responses\/([^/]+)(\/cancel)?$/.exec(path) ?? [];
+    const stored = responses.get(responseId ?? "");
+    if (responseId && !stored) return fail(404, `Response with id '${responseId}' not found.`);
+    if (stored && method === "GET" && !cancel) {
+      checks++;
+      return { status: 200, body: view(stored) };
+    }
+    if (stored && method === "POST" && cancel) {
+      if (!stored.request.background) return fail(400, "Only background responses can be cancelled.");
+      if (["queued", "in_progress"].includes(view(stored).status)) stored.cancelled = true;
+      return { status: 200, body: view(stored) };
+    }
+    return fail(404, `Invalid URL (${method} ${path})`);
+  }
+
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const path = new URL(req.url ?? "/", "http://emulator").pathname;
+    const headers = { "content-type": "application/json", "x-request-id": id("req") };
+    if (req.headers.authorization !== `Bearer ${apiKey}`) {
+      res.writeHead(401, headers).end(JSON.stringify(DEFAULT_ERROR_BY_STATUS[401]));
+      return;
+    }
+    const body = Buffer.concat(chunks).toString("utf8");
+    const answer = await route(req.method ?? "GET", path, body, () => req.socket.destroyed);
+    if (!answer || res.destroyed) return;
+    if (answer === "malformed") res.writeHead(200, headers).end('{"id": "resp_broken", "object": "respo');
+    else res.writeHead(answer.status, { ...headers, ...answer.headers }).end(JSON.stringify(answer.body));
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    faults,
+    get checks() {
+      return checks;
+    },
+    /** Accepted creates per job step: the idempotency key with its `-<attempt>` stripped. */
+    creates(): Map<string, number> {
+      const byStep = new Map<string, number>();
+      for (const [key, n] of createsByKey) {
+        const step = key.replace(/-\d+$/, "");
+        byStep.set(step, (byStep.get(step) ?? 0) + n);
+      }
+      return byStep;
+    },
+    createsByKey: () => new Map(createsByKey),
+    /** The bodies of accepted creates, oldest first. */
+    createRequests: () => [...createRequests],
+    reset() {
+      faults.length = 0;
+      responses.clear();
+      createsByKey.clear();
+      createRequests.length = 0;
+      checks = 0;
+    },
+    async close() {
+      for (const timer of timers) clearTimeout(timer);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export type OpenAIEmulator = Awaited<ReturnType<typeof startOpenAIEmulator>>;

@@ -1,0 +1,294 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import sharp from "sharp";
+
+/**
+ * A Replicate predictions API emulator written from the documented contract (shared/VENDOR-APIS.md):
+ * face-swap predictions going starting → processing → succeeded, a real output image served under
+ * /files, Replicate's error shape, and a queue of scripted faults.
+ */
+
+type On = "create" | "get" | "cancel" | "file";
+/** A scripted fault: consumed by the first matching request (`match`: a path substring), `times` times. */
+export type ReplicateFault = { on: On; match?: string; times?: number } & (
+  | { kind: "http"; status: number; body?: unknown; headers?: Record<string, string> }
+  /** Answers after `ms`; a request whose client gave up meanwhile is dropped without effect. */
+  | { kind: "hang"; ms: number }
+  | { kind: "malformed" }
+  /** The prediction ends `failed` with this error text. */
+  | { on: "create"; kind: "task-fails"; error: string }
+  | { on: "create"; kind: "never-finishes" }
+  /** The output file is gone (404), as after Replicate's one-hour retention. */
+  | { on: "file"; kind: "expired" }
+);
+
+export interface ReplicateEmulatorOptions {
+  /** The only token accepted (default "test-replicate-token"). */
+  token?: string;
+  /** From create to a terminal status (default 1000 ms). */
+  taskDurationMs?: number;
+  port?: number;
+  /** The model's input names (defaults `input_image` and `swap_image`, as codeplugtech/face-swap). */
+  targetField?: string;
+  faceField?: string;
+  /** Answer `output` as a one-element list instead of a string, as some models do. */
+  outputAsList?: boolean;
+}
+
+type Answer = { status: number; body: unknown; headers?: Record<string, string> };
+const problem = (status: number, title: string, detail: string, extra: object = {}): Answer => ({
+  status,
+  body: { title, detail, status, ...extra },
+});
+const DEFAULT_ERROR_BY_STATUS: Record<number, Answer> = {
+  401: problem(401, "Unauthenticated", "You did not pass a valid authentication token"),
+  402: problem(402, "Insufficient credit", "You have insufficient credit to run this model."),
+  404: problem(404, "Not found", "The requested resource could not be found."),
+  422: problem(422, "Input validation failed", "- input: Does not look like a valid URI"),
+  429: problem(429, "Too Many Requests", "Request was throttled. Expected available in 1 second."),
+  500: problem(500, "Internal Server Error", "An unexpected error occurred."),
+};
+const IMAGE_INPUT = /^(https?:\/\/\S+|data:image\/[a-z]+;base64,[A-Za-z0-9+/]+=*)$/;
+
+/** The bytes behind an input: a data URL decoded, or an http(s) URL fetched, as Replicate does. */
+async function loadInput(value: string): Promise<Buffer> {
+  if (value.startsWith("data:")) return Buffer.from(value.slice(value.indexOf(",") + 1), "base64");
+  const response = await fetch(value);
+  if (!response.ok) throw new Error(`could not download ${value}: HTTP ${response.status}`);
+  return Buffer.from(await response.arrayBuffer());
+}
+
+/** A stand-in "face swap": the target with the face photo's top-centre region pasted at its top centre. */
+async function swapFace(targetInput: string, faceInput: string): Promise<Buffer> {
+  const [target, face] = await Promise.all([loadInput(targetInput), loadInput(faceInput)]);
+  const { width: tw = 0, height: th = 0 } = await sharp(target).metadata();
+  const { width: fw = 0, height: fh = 0 } = await sharp(face).metadata();
+  const region = {
+    left: Math.round(fw * 0.3),
+    top: Math.round(fh * 0.05),
+    width: Math.round(fw * 0.4),
+    height: Math.round(fh * 0.35),
+  };
+  const patch = await sharp(face)
+    .extract(region)
+    .resize(Math.round(tw * 0.4), Math.round(th * 0.35), { fit: "fill" })
+    .toBuffer();
+  return sharp(target)
+    .composite([{ input: patch, left: Math.round(tw * 0.3), top: Math.round(th * 0.05) }])
+    .png()
+    .toBuffer();
+}
+
+interface Prediction {
+  id: string;
+  createdAt: number;
+  version: string;
+  input: Record<string, unknown>;
+  task: ReplicateFault | null;
+  canceled: boolean;
+  /** The output image, or the error a real model would log when it cannot read its inputs. */
+  result: Promise<Buffer | Error>;
+}
+
+/** Starts the emulator on 127.0.0.1; `url` is the base URL (paths /v1/... and /files/... below it). */
+export async function startReplicateEmulator(options: ReplicateEmulatorOptions = {}) {
+  const token = options.token ?? "test-replicate-token";
+  const durationMs = options.taskDurationMs ?? 1000;
+  const targetField = options.targetField ?? "input_image";
+  const faceField = options.faceField ?? "swap_image";
+  const faults: ReplicateFault[] = [];
+  const predictions = new Map<string, Prediction>();
+  const createsByTarget = new Map<string, number>();
+  const createRequests: Array<{ path: string; body: Record<string, unknown> }> = [];
+  const timers = new Set<NodeJS.Timeout>();
+  let checks = 0;
+  let url = "";
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => timers.delete(timer) && resolve(), ms);
+      timers.add(timer);
+    });
+
+  /** Transport faults strike at request time; task faults only when a create is accepted. */
+  function takeFault(on: On, path: string, task: boolean): ReplicateFault | undefined {
+    const isTask = (f: ReplicateFault) => f.kind === "task-fails" || f.kind === "never-finishes";
+    const index = faults.findIndex((f) => f.on === on && isTask(f) === task && path.includes(f.match ?? ""));
+    const fault = faults[index];
+    if (!fault) return undefined;
+    fault.times = (fault.times ?? 1) - 1;
+    if (fault.times <= 0) faults.splice(index, 1);
+    return fault;
+  }
+
+  async function view(p: Prediction) {
+    const elapsed = Date.now() - p.createdAt;
+    let status = "succeeded";
+    let error: string | null = null;
+    if (p.canceled) status = "canceled";
+    else if (elapsed < durationMs * 0.2) status = "starting";
+    else if (elapsed < durationMs || p.task?.kind === "never-finishes") status = "processing";
+    else if (p.task?.kind === "task-fails") [status, error] = ["failed", p.task.error];
+    else {
+      const result = await p.result;
+      if (result instanceof Error) [status, error] = ["failed", result.message];
+    }
+    const file = `${url}/files/${p.id}.png`;
+    const output = status === "succeeded" ? (options.outputAsList ? [file] : file) : null;
+    return {
+      id: p.id,
+      model: "emulator/face-swap",
+      version: p.version,
+      input: p.input,
+      logs: "",
+      output,
+      error,
+      status,
+      created_at: new Date(p.createdAt).toISOString(),
+      urls: { get: `${url}/v1/predictions/${p.id}`, cancel: `${url}/v1/predictions/${p.id}/cancel` },
+    };
+  }
+
+  async function create(path: string, raw: string): Promise<Answer> {
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return problem(400, "Bad request", "The request body is not valid JSON.");
+    }
+    const modelRoute = /^\/v1\/models\/[^/]+\/[^/]+\/predictions$/.test(path);
+    if (!modelRoute && typeof body.version !== "string")
+      return problem(422, "Input validation failed", "- version: Field required");
+    const input = (body.input ?? {}) as Record<string, unknown>;
+    for (const field of [targetField, faceField]) {
+      if (typeof input[field] !== "string")
+        return problem(422, "Input validation failed", `- input: ${field} is required`);
+      if (!IMAGE_INPUT.test(input[field] as string))
+        return problem(422, "Input validation failed", `- input.${field}: Does not look like a valid URI`);
+    }
+    const filter = body.webhook_events_filter;
+    if (
+      filter !== undefined &&
+      (!Array.isArray(filter) || filter.some((e) => !["start", "output", "logs", "completed"].includes(e)))
+    ) {
+      return problem(422, "Input validation failed", "- webhook_events_filter: invalid event");
+    }
+    const targetHash = createHash("sha256").update(String(input[targetField])).digest("hex");
+    createsByTarget.set(targetHash, (createsByTarget.get(targetHash) ?? 0) + 1);
+    createRequests.push({ path, body });
+    const result = swapFace(String(input[targetField]), String(input[faceField])).catch((error: unknown) =>
+      error instanceof Error ? error : new Error(String(error)),
+    );
+    const task = takeFault("create", path, true) ?? null;
+    const version = typeof body.version === "string" ? body.version : "latest";
+    const prediction: Prediction = {
+      id: randomBytes(13).toString("hex"),
+      createdAt: Date.now(),
+      version,
+      input,
+      task,
+      canceled: false,
+      result,
+    };
+    predictions.set(prediction.id, prediction);
+    return { status: 201, body: await view(prediction) };
+  }
+
+  async function route(
+    method: string,
+    path: string,
+    raw: string,
+    gone: () => boolean,
+  ): Promise<Answer | { file: Buffer } | "malformed" | null> {
+    const [, fileId] = /^\/files\/([^/]+)\.png$/.exec(path) ?? [];
+    const on: On = fileId
+      ? "file"
+      : method === "GET"
+        ? "get"
+        : path.endsWith("/cancel")
+          ? "cancel"
+          : "create";
+    const fault = takeFault(on, path, false);
+    if (fault?.kind === "hang") {
+      await sleep(fault.ms);
+      if (gone()) return null;
+    }
+    if (fault?.kind === "malformed") return "malformed";
+    if (fault?.kind === "expired") return DEFAULT_ERROR_BY_STATUS[404] as Answer;
+    if (fault?.kind === "http") {
+      const fallback =
+        DEFAULT_ERROR_BY_STATUS[fault.status] ?? problem(fault.status, "Error", "Something went wrong.");
+      return { status: fault.status, body: fault.body ?? fallback.body, headers: fault.headers };
+    }
+    if (fileId) {
+      const result = await predictions.get(fileId)?.result;
+      return result instanceof Buffer ? { file: result } : (DEFAULT_ERROR_BY_STATUS[404] as Answer);
+    }
+    if (
+      method === "POST" &&
+      (path === "/v1/predictions" || /^\/v1\/models\/[^/]+\/[^/]+\/predictions$/.test(path))
+    ) {
+      return create(path, raw);
+    }
+    const [, predictionId, cancel] = /^\/v1\/predictions\/([^/]+)(\/cancel)?$/.exec(path) ?? [];
+    const prediction = predictions.get(predictionId ?? "");
+    if (!prediction) return problem(404, "Not found", "Not found.");
+    if (method === "GET" && !cancel) checks++;
+    if (method === "POST" && cancel && ["starting", "processing"].includes((await view(prediction)).status)) {
+      prediction.canceled = true;
+    }
+    return { status: 200, body: await view(prediction) };
+  }
+
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const path = new URL(req.url ?? "/", "http://emulator").pathname;
+    const json = { "content-type": "application/json" };
+    // Output files are public (replicate.delivery needs no token); the API needs one.
+    if (!path.startsWith("/files/") && req.headers.authorization !== `Bearer ${token}`) {
+      res.writeHead(401, json).end(JSON.stringify(DEFAULT_ERROR_BY_STATUS[401]?.body));
+      return;
+    }
+    const body = Buffer.concat(chunks).toString("utf8");
+    const answer = await route(req.method ?? "GET", path, body, () => req.socket.destroyed);
+    if (!answer || res.destroyed) return;
+    if (answer === "malformed") res.writeHead(200, json).end('{"id": "broken", "status": "proc');
+    else if ("file" in answer) res.writeHead(200, { "content-type": "image/png" }).end(answer.file);
+    else {
+      const retryAfter = answer.status === 429 ? { "retry-after": "1" } : {};
+      res
+        .writeHead(answer.status, { ...json, ...retryAfter, ...answer.headers })
+        .end(JSON.stringify(answer.body));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    faults,
+    get checks() {
+      return checks;
+    },
+    /** Accepted creates per sha256 of the target input: one job step always sends the same target. */
+    creates: () => new Map(createsByTarget),
+    /** Accepted creates (path and body), oldest first. */
+    createRequests: () => [...createRequests],
+    reset() {
+      faults.length = 0;
+      predictions.clear();
+      createsByTarget.clear();
+      createRequests.length = 0;
+      checks = 0;
+    },
+    async close() {
+      for (const timer of timers) clearTimeout(timer);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export type ReplicateEmulator = Awaited<ReturnType<typeof startReplicateEmulator>>;

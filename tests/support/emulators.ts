@@ -1,0 +1,38 @@
+import { type KlingEmulator, startKlingEmulator } from "@/tests/emulators/kling";
+import { type OpenAIEmulator, startOpenAIEmulator } from "@/tests/emulators/openai";
+import { type ReplicateEmulator, startReplicateEmulator } from "@/tests/emulators/replicate";
+
+export interface VendorEmulators {
+  openai: OpenAIEmulator;
+  kling: KlingEmulator;
+  replicate: ReplicateEmulator;
+  /** The app's environment that points every real adapter at these emulators. */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** Starts the three vendor emulators with one task duration, and the env that wires the app to them. */
+export async function startVendorEmulators(taskDurationMs = 500): Promise<VendorEmulators> {
+  const [openai, kling, replicate] = await Promise.all([
+    startOpenAIEmulator({ taskDurationMs }),
+    startKlingEmulator({ taskDurationMs }),
+    startReplicateEmulator({ taskDurationMs }),
+  ]);
+  return {
+    openai,
+    kling,
+    replicate,
+    env: {
+      OPENAI_API_KEY: "test-openai-key",
+      OPENAI_BASE_URL: `${openai.url}/v1`,
+      KLING_ACCESS_KEY: "test-access",
+      KLING_SECRET_KEY: "test-secret",
+      KLING_API_BASE_URL: kling.url,
+      REPLICATE_API_TOKEN: "test-replicate-token",
+      REPLICATE_API_BASE_URL: replicate.url,
+    },
+    close: async () => {
+      await Promise.all([openai.close(), kling.close(), replicate.close()]);
+    },
+  };
+}

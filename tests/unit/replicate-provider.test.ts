@@ -1,0 +1,315 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import sharp from "sharp";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  createReplicateFaceSwapProvider,
+  type ReplicateFaceSwapProviderOptions,
+} from "@/lib/providers/replicate";
+import { DATA_URL_MAX_BYTES } from "@/lib/providers/replicate/data-url";
+import { REPLICATE_MESSAGES } from "@/lib/providers/replicate/errors";
+import {
+  type CheckResult,
+  type FaceSwapInput,
+  type ImageResult,
+  ProviderError,
+  type TaskProvider,
+} from "@/lib/providers/types";
+import {
+  type ReplicateEmulator,
+  type ReplicateFault,
+  startReplicateEmulator,
+} from "@/tests/emulators/replicate";
+import { personPhoto } from "@/tests/support/images";
+
+const TOKEN = "test-replicate-token";
+const TASK_MS = 200;
+const MODEL = "codeplugtech/face-swap";
+
+let emulator: ReplicateEmulator;
+let photos: Server;
+let photosUrl: string;
+let target: Buffer;
+let face: Buffer;
+let input: FaceSwapInput;
+
+beforeAll(async () => {
+  emulator = await startReplicateEmulator({ token: TOKEN, taskDurationMs: TASK_MS });
+  [target, face] = await Promise.all([personPhoto(360, 480), personPhoto(300, 400)]);
+  input = {
+    target: { publicUrl: null, load: async () => target },
+    face: { publicUrl: null, load: async () => face },
+  };
+  // Stands in for public blob storage, so the emulator can fetch inputs passed by URL.
+  photos = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "image/jpeg" }).end(req.url === "/face.jpg" ? face : target);
+  });
+  await new Promise<void>((resolve) => photos.listen(0, "127.0.0.1", resolve));
+  photosUrl = `http://127.0.0.1:${(photos.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await emulator.close();
+  await new Promise((resolve) => photos.close(resolve));
+});
+beforeEach(() => emulator.reset());
+
+function provider(options: Partial<ReplicateFaceSwapProviderOptions> = {}, on = emulator) {
+  return createReplicateFaceSwapProvider({
+    token: TOKEN,
+    baseUrl: on.url,
+    model: MODEL,
+    targetField: "input_image",
+    faceField: "swap_image",
+    ...options,
+  });
+}
+
+const ctx = (attempt = 1, signal = AbortSignal.timeout(10_000)) => ({
+  idempotencyKey: `job-1-faceswap-${attempt}`,
+  signal,
+});
+const checkCtx = () => ({ signal: AbortSignal.timeout(5_000) });
+
+async function settle(
+  p: TaskProvider<FaceSwapInput, ImageResult>,
+  taskId: string,
+): Promise<CheckResult<ImageResult>> {
+  for (let polls = 0; polls < 100; polls++) {
+    const result = await p.check(taskId, checkCtx());
+    if (result.state !== "running") return result;
+    await new Promise((resolve) => setTimeout(resolve, 40));
+  }
+  throw new Error(`prediction ${taskId} never finished`);
+}
+
+function expectSafe(error: ProviderError): ProviderError {
+  for (const secret of [TOKEN, emulator.url, "127.0.0.1"]) expect(error.message).not.toContain(secret);
+  expect(error.detail ?? "").not.toContain(TOKEN);
+  return error;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
+  const error = await promise.then(
+    () => expect.fail("expected a rejection"),
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ProviderError);
+  return expectSafe(error as ProviderError);
+}
+
+const dataUrlBytes = (value: unknown) => Buffer.from(String(value).split(",")[1] ?? "", "base64");
+
+describe("Replicate face-swap provider against the emulator", () => {
+  it("runs a prediction to a downloadable image", async () => {
+    const p = provider();
+    const { taskId } = await p.submit(input, ctx());
+    expect(await p.check(taskId, checkCtx())).toMatchObject({ state: "running" });
+    const result = await settle(p, taskId);
+    if (result.state !== "succeeded" || !("url" in result.output.image))
+      throw new Error(JSON.stringify(result));
+    const download = await fetch(result.output.image.url);
+    expect(download.status).toBe(200);
+    const meta = await sharp(Buffer.from(await download.arrayBuffer())).metadata();
+    expect(meta).toMatchObject({ format: "png", width: 360, height: 480 });
+  });
+
+  it("runs owner/name on the model endpoint and versions on /v1/predictions", async () => {
+    await provider().submit(input, ctx());
+    await provider({ model: `${MODEL}:abc123` }).submit(input, ctx());
+    await provider({ model: "def456" }).submit(input, ctx());
+    const [latest, pinned, bare] = emulator.createRequests();
+    expect(latest).toMatchObject({ path: "/v1/models/codeplugtech/face-swap/predictions" });
+    expect(latest?.body.version).toBeUndefined();
+    expect(pinned).toMatchObject({ path: "/v1/predictions", body: { version: "abc123" } });
+    expect(bare).toMatchObject({ path: "/v1/predictions", body: { version: "def456" } });
+  });
+
+  it("sends small photos as data URLs, shrinking large ones under the limit", async () => {
+    // Noise defeats JPEG compression, so this photo is well over the data URL limit.
+    const noise = { type: "gaussian", mean: 128, sigma: 60 } as const;
+    const noisy = await sharp({
+      create: { width: 1200, height: 1600, channels: 3, background: "#808080", noise },
+    })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    expect(noisy.length).toBeGreaterThan(DATA_URL_MAX_BYTES);
+    await provider().submit({ ...input, target: { publicUrl: null, load: async () => noisy } }, ctx());
+    const sent = emulator.createRequests()[0]?.body.input as Record<string, string>;
+    expect(sent.input_image).toMatch(/^data:image\/jpeg;base64,/);
+    expect(dataUrlBytes(sent.input_image).length).toBeLessThanOrEqual(DATA_URL_MAX_BYTES);
+    expect((await sharp(dataUrlBytes(sent.input_image)).metadata()).format).toBe("jpeg");
+    expect(dataUrlBytes(sent.swap_image).equals(face)).toBe(true);
+  });
+
+  it("passes public URLs as they are and honours configured field names", async () => {
+    const renamed = await startReplicateEmulator({
+      token: TOKEN,
+      taskDurationMs: TASK_MS,
+      targetField: "target_image",
+    });
+    try {
+      const p = provider({ targetField: "target_image" }, renamed);
+      const { taskId } = await p.submit(
+        {
+          target: { publicUrl: `${photosUrl}/target.jpg`, load: async () => Buffer.alloc(0) },
+          face: { publicUrl: `${photosUrl}/face.jpg`, load: async () => Buffer.alloc(0) },
+        },
+        ctx(),
+      );
+      expect(renamed.createRequests()[0]?.body.input).toEqual({
+        target_image: `${photosUrl}/target.jpg`,
+        swap_image: `${photosUrl}/face.jpg`,
+      });
+      expect(await settle(p, taskId)).toMatchObject({ state: "succeeded" });
+    } finally {
+      await renamed.close();
+    }
+  });
+
+  it("asks for a completed webhook only when a webhook URL is given", async () => {
+    await provider({
+      webhookUrl: (key) => `https://studio.example.com/api/hooks/replicate?key=${key}`,
+    }).submit(input, ctx());
+    await provider({ webhookUrl: () => undefined }).submit(input, ctx());
+    const [hooked, plain] = emulator.createRequests();
+    expect(hooked?.body).toMatchObject({
+      webhook: "https://studio.example.com/api/hooks/replicate?key=job-1-faceswap-1",
+      webhook_events_filter: ["completed"],
+    });
+    expect(plain?.body).not.toHaveProperty("webhook");
+    expect(plain?.body).not.toHaveProperty("webhook_events_filter");
+  });
+
+  it("takes the first URL when the model answers a list", async () => {
+    const listing = await startReplicateEmulator({
+      token: TOKEN,
+      taskDurationMs: TASK_MS,
+      outputAsList: true,
+    });
+    try {
+      const p = provider({}, listing);
+      const result = await settle(p, (await p.submit(input, ctx())).taskId);
+      expect(result).toMatchObject({
+        state: "succeeded",
+        output: { image: { url: expect.stringMatching(/\/files\/.+\.png$/) } },
+      });
+    } finally {
+      await listing.close();
+    }
+  });
+
+  it("retries a throttled create (Retry-After honoured) without a second paid prediction", async () => {
+    emulator.faults.push({ on: "create", kind: "http", status: 429, headers: { "retry-after": "7" } });
+    const p = provider();
+    const error = await rejection(p.submit(input, ctx()));
+    expect(error).toMatchObject({ kind: "transient", message: REPLICATE_MESSAGES.busy, retryAfterMs: 7000 });
+    const { taskId } = await p.submit(input, ctx());
+    expect((await settle(p, taskId)).state).toBe("succeeded");
+    expect([...emulator.creates().values()]).toEqual([1]);
+  });
+
+  it.each<[number, "transient" | "permanent", string]>([
+    [401, "permanent", REPLICATE_MESSAGES.unavailable],
+    [402, "permanent", REPLICATE_MESSAGES.unavailable],
+    [403, "permanent", REPLICATE_MESSAGES.unavailable],
+    [404, "permanent", REPLICATE_MESSAGES.unavailable],
+    [400, "permanent", REPLICATE_MESSAGES.badInput],
+    [422, "permanent", REPLICATE_MESSAGES.badInput],
+    [500, "transient", REPLICATE_MESSAGES.hiccup],
+    [503, "transient", REPLICATE_MESSAGES.hiccup],
+  ])("classifies HTTP %i on create", async (status, kind, message) => {
+    emulator.faults.push({ on: "create", kind: "http", status });
+    const error = await rejection(provider().submit(input, ctx()));
+    expect(error).toMatchObject({ kind, message });
+    expect(error.detail).toContain(`HTTP ${status}`);
+    if (status === 404) expect(error.detail).toContain(MODEL);
+  });
+
+  it("rejects a wrong token as permanent, and input the model refuses as unusable", async () => {
+    const wrong = await rejection(provider({ token: "r8_wrong_token" }).submit(input, ctx()));
+    expect(wrong).toMatchObject({ kind: "permanent", message: REPLICATE_MESSAGES.unavailable });
+    expect(wrong.detail).not.toContain("r8_wrong_token");
+    const misnamed = await rejection(provider({ faceField: "source_image" }).submit(input, ctx()));
+    expect(misnamed).toMatchObject({ kind: "permanent", message: REPLICATE_MESSAGES.badInput });
+    expect(misnamed.detail).toContain("swap_image is required");
+  });
+
+  it("treats malformed JSON, a hang past the deadline and a refused connection as transient", async () => {
+    emulator.faults.push({ on: "create", kind: "malformed" });
+    expect(await rejection(provider().submit(input, ctx()))).toMatchObject({ kind: "transient" });
+    emulator.faults.push({ on: "create", kind: "hang", ms: 2_000 });
+    expect(await rejection(provider().submit(input, ctx(1, AbortSignal.timeout(200))))).toMatchObject({
+      kind: "transient",
+    });
+    const closed = await startReplicateEmulator({ token: TOKEN });
+    await closed.close();
+    expect(await rejection(provider({}, closed).submit(input, ctx()))).toMatchObject({ kind: "transient" });
+  });
+
+  it.each<[string, string, "transient" | "permanent", string]>([
+    ["NSFW", "NSFW content detected in the input image", "permanent", REPLICATE_MESSAGES.content],
+    ["a safety filter", "Image blocked by the safety checker", "permanent", REPLICATE_MESSAGES.content],
+    ["no face", "No face detected in the source image", "permanent", REPLICATE_MESSAGES.noFace],
+    ["face not found", "Error: face not found in swap_image", "permanent", REPLICATE_MESSAGES.noFace],
+    ["anything else", "CUDA out of memory", "transient", REPLICATE_MESSAGES.hiccup],
+  ])("classifies a prediction failing with %s", async (_name, error, kind, message) => {
+    emulator.faults.push({ on: "create", kind: "task-fails", error });
+    const p = provider();
+    const result = await settle(p, (await p.submit(input, ctx())).taskId);
+    if (result.state !== "failed") throw new Error(`expected a failure, got ${result.state}`);
+    expect(expectSafe(result.error)).toMatchObject({ kind, message });
+  });
+
+  it("reports canceled predictions as transient and unfinished ones as running", async () => {
+    const p = provider();
+    const { taskId } = await p.submit(input, ctx());
+    const cancel = await fetch(`${emulator.url}/v1/predictions/${taskId}/cancel`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(cancel.status).toBe(200);
+    expect(await settle(p, taskId)).toMatchObject({ state: "failed", error: { kind: "transient" } });
+    emulator.faults.push({ on: "create", kind: "never-finishes" });
+    const stuck = await p.submit(input, ctx(2));
+    await new Promise((resolve) => setTimeout(resolve, TASK_MS + 50));
+    expect(await p.check(stuck.taskId, checkCtx())).toMatchObject({ state: "running", nextCheckInMs: 2000 });
+  });
+
+  it("handles check errors: thrown when retrying the check helps, a failed task when it cannot", async () => {
+    const p = provider();
+    const { taskId } = await p.submit(input, ctx());
+    emulator.faults.push({ on: "get", kind: "http", status: 503 });
+    expect(await rejection(p.check(taskId, checkCtx()))).toMatchObject({ kind: "transient" });
+    emulator.faults.push({ on: "get", kind: "malformed" });
+    expect(await rejection(p.check(taskId, checkCtx()))).toMatchObject({ kind: "transient" });
+    emulator.faults.push({
+      on: "get",
+      kind: "http",
+      status: 200,
+      body: { id: taskId, status: "succeeded", output: null },
+    });
+    expect(await p.check(taskId, checkCtx())).toMatchObject({
+      state: "failed",
+      error: { kind: "permanent", message: REPLICATE_MESSAGES.noImage },
+    });
+    expect(await p.check("unknown-prediction", checkCtx())).toMatchObject({
+      state: "failed",
+      error: { kind: "transient" },
+    });
+  });
+
+  it("serves expired output files as 404, like Replicate after an hour", async () => {
+    const p = provider();
+    const result = await settle(p, (await p.submit(input, ctx())).taskId);
+    if (result.state !== "succeeded" || !("url" in result.output.image))
+      throw new Error(JSON.stringify(result));
+    emulator.faults.push({ on: "file", kind: "expired" } satisfies ReplicateFault);
+    expect((await fetch(result.output.image.url)).status).toBe(404);
+    expect((await fetch(result.output.image.url)).status).toBe(200);
+  });
+
+  it("names the missing setting and rejects a malformed model reference", () => {
+    expect(() => provider({ token: "" })).toThrow("REPLICATE_API_TOKEN is not set");
+    expect(() => provider({ model: "a/b/c" })).toThrow("REPLICATE_FACESWAP_MODEL");
+  });
+});
