@@ -11,12 +11,18 @@ export interface VendorEmulators {
   close(): Promise<void>;
 }
 
-/** Starts the three vendor emulators with one task duration, and the env that wires the app to them. */
-export async function startVendorEmulators(taskDurationMs = 500): Promise<VendorEmulators> {
+/**
+ * Starts the three vendor emulators with one task duration (on free ports unless `ports` are given),
+ * and the env that wires the app to them.
+ */
+export async function startVendorEmulators(
+  taskDurationMs = 500,
+  ports: { openai?: number; kling?: number; replicate?: number } = {},
+): Promise<VendorEmulators> {
   const [openai, kling, replicate] = await Promise.all([
-    startOpenAIEmulator({ taskDurationMs }),
-    startKlingEmulator({ taskDurationMs }),
-    startReplicateEmulator({ taskDurationMs }),
+    startOpenAIEmulator({ taskDurationMs, port: ports.openai }),
+    startKlingEmulator({ taskDurationMs, port: ports.kling }),
+    startReplicateEmulator({ taskDurationMs, port: ports.replicate }),
   ]);
   return {
     openai,
