@@ -42,6 +42,8 @@ const envSchema = z.object({
   LOCAL_STUDIO_FAIL_STEP: z.preprocess(blankAsUnset, z.enum(STEP_NAMES).optional()),
   START_RATE_LIMIT: z.preprocess(blankAsUnset, z.coerce.number().int().nonnegative().default(10)),
   START_RATE_WINDOW_SECONDS: positiveInt(600),
+  MAX_ACTIVE_JOBS: z.preprocess(blankAsUnset, z.coerce.number().int().nonnegative().default(50)),
+  CRON_SECRET: optionalString,
   VERCEL: optionalString,
 });
 
@@ -76,6 +78,10 @@ export interface AppConfig {
   localStudioFailStep: StepName | null;
   /** Jobs one client may start per window; 0 turns the limit off. */
   startRateLimit: { max: number; windowSeconds: number };
+  /** Jobs in progress at once before start refuses new ones; 0 turns the cap off. */
+  maxActiveJobs: number;
+  /** The bearer token the cron sweep must present; the sweep is refused when unset. */
+  cronSecret: string | null;
   /** On Vercel an embedded store would lose jobs between function instances. */
   onVercelWithoutKv: boolean;
 }
@@ -157,6 +163,8 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
     localStudioStepMs: env.LOCAL_STUDIO_STEP_MS,
     localStudioFailStep: env.LOCAL_STUDIO_FAIL_STEP ?? null,
     startRateLimit: { max: env.START_RATE_LIMIT, windowSeconds: env.START_RATE_WINDOW_SECONDS },
+    maxActiveJobs: env.MAX_ACTIVE_JOBS,
+    cronSecret: env.CRON_SECRET ?? null,
     onVercelWithoutKv: env.VERCEL === "1" && store.kind === "sqlite",
   };
 }

@@ -13,6 +13,7 @@ const STATUS_BY_CODE = {
   missing_job_id: 400,
   invalid_job_id: 400,
   invalid_file_key: 400,
+  unauthorized: 401,
   job_not_found: 404,
   file_not_found: 404,
   method_not_allowed: 405,

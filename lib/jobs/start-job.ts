@@ -25,6 +25,24 @@ async function enforceStartRateLimit(rt: Runtime, clientKey: string): Promise<vo
   }
 }
 
+/** A job untouched for this long counts as abandoned, not in progress (its tab is gone). */
+const ACTIVE_WINDOW_MS = 15 * 60_000;
+
+/** Refuses new work while the configured number of jobs is already in progress: provider spend stays bounded. */
+async function enforceActiveJobCap(rt: Runtime): Promise<void> {
+  const max = rt.config.maxActiveJobs;
+  if (max === 0) return;
+  if ((await rt.store.countActive(Date.now() - ACTIVE_WINDOW_MS)) >= max) {
+    throw new AppError(
+      "too_many_active_jobs",
+      "Many looks are being made right now. Please try again in a minute.",
+      {
+        headers: { "Retry-After": "60" },
+      },
+    );
+  }
+}
+
 /**
  * Validates and normalises the photos, stores them, and creates the job in `pending`. Nothing is
  * written for a refused request; the caller starts the first step.
@@ -41,6 +59,7 @@ export async function startJob(rt: Runtime, form: StartForm, clientKey: string):
     normalizeUpload(form.garment, "garment_image"),
   ]);
   await enforceStartRateLimit(rt, clientKey);
+  await enforceActiveJobCap(rt);
 
   const jobId = randomUUID();
   const suffix = randomBytes(6).toString("hex");

@@ -4,6 +4,8 @@ export function keysFor(prefix: string) {
     job: (jobId: string) => `${prefix}:job:${jobId}`,
     lease: (jobId: string) => `${prefix}:lease:${jobId}`,
     counter: (name: string) => `${prefix}:counter:${name}`,
+    /** Sorted set: unfinished job ids scored by activeAt (types.ts). */
+    active: () => `${prefix}:active`,
   };
 }
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { parseStoredJob, type StoredJob } from "@/lib/jobs/job";
 import { keysFor } from "@/lib/store/keys";
-import type { JobStore } from "@/lib/store/types";
+import { activeAt, type JobStore } from "@/lib/store/types";
 
 /** A Lua script and its SHA-1, so drivers can try EVALSHA before sending the source. */
 export interface LuaScript {
@@ -14,23 +14,43 @@ function lua(source: string): LuaScript {
   return { source, sha1: createHash("sha1").update(source).digest("hex") };
 }
 
+/** Shared tail of create and compareAndSet: keeps the active-jobs index in step with the job. */
+const INDEX_JOB = `
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+else
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end`;
+
 // Scripts return nil, never false: on a RESP3 connection Lua false becomes a boolean reply.
 /**
  * Every write both Redis stores make, each one atomic script (one round trip). A job is a JSON
  * string with an expiry; its `version` field is what compare-and-set compares.
  */
 export const SCRIPTS = {
-  /** KEYS: job. ARGV: json, ttlSeconds. → 1 created, 0 exists. */
+  /** KEYS: job, active. ARGV: json, ttlSeconds, activeAt ('' = finished), id. → 1 created, 0 exists. */
   create: lua(`
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
-return 0`),
-  /** KEYS: job. ARGV: expectedVersion, json, ttlSeconds. → 1 written, 0 lost the race. */
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+${INDEX_JOB}
+return 1`),
+  /** KEYS: job, active. ARGV: json, ttlSeconds, activeAt ('' = finished), id, expectedVersion. → 1 written, 0 lost. */
   compareAndSet: lua(`
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
-if cjson.decode(raw).version ~= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+if cjson.decode(raw).version ~= tonumber(ARGV[5]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+${INDEX_JOB}
 return 1`),
+  /** KEYS: active. ARGV: now, limit, job key prefix. → due ids; ids whose job expired leave the index. */
+  listDue: lua(`
+local due = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])) do
+  if redis.call('EXISTS', ARGV[3] .. id) == 1 then table.insert(due, id) else redis.call('ZREM', KEYS[1], id) end
+end
+return due`),
+  /** KEYS: active. ARGV: since. → the number of unfinished jobs active since then. */
+  countActive: lua(`return redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')`),
   /** KEYS: lease, job. ARGV: token, ttlMs. → the job JSON, or nil when leased elsewhere or gone. */
   acquireLease: lua(`
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return nil end
@@ -66,6 +86,8 @@ export interface ScriptRunner {
 const flagReply = z.union([z.literal(0), z.literal(1)]);
 const jobReply = z.string().nullable();
 const hitReply = z.tuple([z.number().int(), z.number().int()]);
+const idsReply = z.array(z.string());
+const countReply = z.number().int();
 
 /** The JobStore both Redis drivers share: keys from keys.ts, every key with a TTL. */
 export function createScriptedJobStore(
@@ -74,11 +96,13 @@ export function createScriptedJobStore(
 ): JobStore {
   const keys = keysFor(options.keyPrefix);
   const ttl = String(options.ttlSeconds);
+  const jobKeys = (jobId: string) => [keys.job(jobId), keys.active()];
+  const indexArgs = (job: StoredJob) => [ttl, String(activeAt(job) ?? ""), job.id];
 
   return {
     async create(job) {
       const created = flagReply.parse(
-        await runner.run(SCRIPTS.create, [keys.job(job.id)], [JSON.stringify(job), ttl]),
+        await runner.run(SCRIPTS.create, jobKeys(job.id), [JSON.stringify(job), ...indexArgs(job)]),
       );
       if (created === 0) throw new Error(`Job ${job.id} already exists`);
     },
@@ -90,8 +114,8 @@ export function createScriptedJobStore(
 
     async compareAndSet(job, expectedVersion) {
       const next: StoredJob = { ...job, version: expectedVersion + 1 };
-      const args = [String(expectedVersion), JSON.stringify(next), ttl];
-      const written = flagReply.parse(await runner.run(SCRIPTS.compareAndSet, [keys.job(job.id)], args));
+      const args = [JSON.stringify(next), ...indexArgs(next), String(expectedVersion)];
+      const written = flagReply.parse(await runner.run(SCRIPTS.compareAndSet, jobKeys(job.id), args));
       return written === 1 ? next : null;
     },
 
@@ -103,6 +127,15 @@ export function createScriptedJobStore(
 
     async releaseLease(jobId, token) {
       await runner.run(SCRIPTS.releaseLease, [keys.lease(jobId)], [token]);
+    },
+
+    async listDue(now, limit) {
+      const args = [String(now), String(limit), keys.job("")];
+      return idsReply.parse(await runner.run(SCRIPTS.listDue, [keys.active()], args));
+    },
+
+    async countActive(since) {
+      return countReply.parse(await runner.run(SCRIPTS.countActive, [keys.active()], [String(since)]));
     },
 
     async hit(counter, windowMs) {

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { parseStoredJob, type StoredJob } from "@/lib/jobs/job";
-import { type JobStore, StoreUnavailableError } from "@/lib/store/types";
+import { activeAt, type JobStore, StoreUnavailableError } from "@/lib/store/types";
 
 /** Options of the embedded store. */
 export interface SqliteStoreOptions {
@@ -14,7 +14,7 @@ export interface SqliteStoreOptions {
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, version INTEGER NOT NULL, data TEXT NOT NULL,
-    expires_at INTEGER NOT NULL);
+    expires_at INTEGER NOT NULL, active_at INTEGER);
   CREATE INDEX IF NOT EXISTS jobs_expires_at ON jobs (expires_at);
   CREATE TABLE IF NOT EXISTS leases (job_id TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, count INTEGER NOT NULL,
@@ -23,12 +23,15 @@ const SCHEMA = `
 
 const SQL = {
   // An expired row with the same id is replaced: expired rows behave as absent.
-  create: `INSERT INTO jobs (id, version, data, expires_at) VALUES (?, ?, ?, ?)
+  create: `INSERT INTO jobs (id, version, data, expires_at, active_at) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET version = excluded.version, data = excluded.data,
-      expires_at = excluded.expires_at WHERE jobs.expires_at <= ?`,
+      expires_at = excluded.expires_at, active_at = excluded.active_at WHERE jobs.expires_at <= ?`,
   get: "SELECT data FROM jobs WHERE id = ? AND expires_at > ?",
-  compareAndSet: `UPDATE jobs SET version = ?, data = ?, expires_at = ?
+  compareAndSet: `UPDATE jobs SET version = ?, data = ?, expires_at = ?, active_at = ?
     WHERE id = ? AND version = ? AND expires_at > ?`,
+  listDue: `SELECT id FROM jobs WHERE active_at IS NOT NULL AND active_at <= ? AND expires_at > ?
+    ORDER BY active_at LIMIT ?`,
+  countActive: "SELECT COUNT(*) AS count FROM jobs WHERE active_at >= ? AND expires_at > ?",
   takeLease: `INSERT INTO leases (job_id, token, expires_at) VALUES (?, ?, ?)
     ON CONFLICT (job_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
       WHERE leases.expires_at <= ?`,
@@ -59,9 +62,13 @@ function isUnavailable(error: unknown): boolean {
 function prepare(db: Database.Database) {
   return {
     db,
-    create: db.prepare<[string, number, string, number, number]>(SQL.create),
+    create: db.prepare<[string, number, string, number, number | null, number]>(SQL.create),
     get: db.prepare<[string, number], { data: string }>(SQL.get),
-    compareAndSet: db.prepare<[number, string, number, string, number, number]>(SQL.compareAndSet),
+    compareAndSet: db.prepare<[number, string, number, number | null, string, number, number]>(
+      SQL.compareAndSet,
+    ),
+    listDue: db.prepare<[number, number, number], { id: string }>(SQL.listDue),
+    countActive: db.prepare<[number, number], { count: number }>(SQL.countActive),
     takeLease: db.prepare<[string, string, number, number]>(SQL.takeLease),
     releaseLease: db.prepare<[string, string]>(SQL.releaseLease),
     hit: db.prepare<[string, number, number, number], { count: number; expires_at: number }>(SQL.hit),
@@ -88,6 +95,11 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
       db.pragma("journal_mode = WAL");
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.exec(SCHEMA);
+      // Databases made before the active-jobs index lack its column.
+      const columns = db.prepare<[], { name: string }>("PRAGMA table_info(jobs)").all();
+      if (!columns.some((column) => column.name === "active_at"))
+        db.exec("ALTER TABLE jobs ADD COLUMN active_at INTEGER");
+      db.exec("CREATE INDEX IF NOT EXISTS jobs_active_at ON jobs (active_at) WHERE active_at IS NOT NULL");
       open = prepare(db);
     } catch (error) {
       db.close();
@@ -119,7 +131,14 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
     create: (job) =>
       use((sql, now) => {
         sweepIfDue(sql, now);
-        const result = sql.create.run(job.id, job.version, JSON.stringify(job), now + jobTtlMs, now);
+        const result = sql.create.run(
+          job.id,
+          job.version,
+          JSON.stringify(job),
+          now + jobTtlMs,
+          activeAt(job),
+          now,
+        );
         if (result.changes === 0) throw new Error(`Job ${job.id} already exists`);
       }),
 
@@ -132,6 +151,7 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
           next.version,
           JSON.stringify(next),
           now + jobTtlMs,
+          activeAt(next),
           job.id,
           expectedVersion,
           now,
@@ -157,6 +177,10 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
       use((sql) => {
         sql.releaseLease.run(jobId, token);
       }),
+
+    listDue: (now, limit) => use((sql, at) => sql.listDue.all(now, at, limit).map((row) => row.id)),
+
+    countActive: (since) => use((sql, now) => sql.countActive.get(since, now)?.count ?? 0),
 
     hit: (counter, windowMs) =>
       use((sql, now) => {

@@ -1,4 +1,4 @@
-import type { StoredJob } from "@/lib/jobs/job";
+import { isTerminal, type StoredJob } from "@/lib/jobs/job";
 
 /**
  * The job store. Every write is a compare-and-set on the job's `version`; the lease keeps two
@@ -22,11 +22,26 @@ export interface JobStore {
   /** Releases the lease if `token` still holds it (an expired lease taken by another is left alone). */
   releaseLease(jobId: string, token: string): Promise<void>;
   /**
+   * Ids of unfinished jobs whose next check is due (`activeAt` ≤ now), oldest first: what a sweep
+   * advances when nobody polls.
+   */
+  listDue(now: number, limit: number): Promise<string[]>;
+  /** How many unfinished jobs were active (`activeAt`) at or after `since`: the in-progress cap. */
+  countActive(since: number): Promise<number>;
+  /**
    * Adds one hit to a fixed window counter and returns the count in the window and the time left.
    * Used for rate limits.
    */
   hit(counter: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
   close(): Promise<void>;
+}
+
+/**
+ * Where an unfinished job stands in the active-jobs index: when it is next due, and never before its
+ * last write (a job due "at 0" is still recent). Null for a finished job, which leaves the index.
+ */
+export function activeAt(job: StoredJob): number | null {
+  return isTerminal(job.status) ? null : Math.max(job.nextCheckAt, job.updatedAt);
 }
 
 /** Thrown when the store cannot be reached: becomes 503 store_unavailable. */

@@ -172,6 +172,29 @@ function describeJobStoreConformance(name: string, makeBackend: () => Backend, {
       for (const ttl of ttls) expect(ttl).toBeGreaterThan(0);
     });
 
+    it("indexes unfinished jobs by when they are due, and drops finished ones", async () => {
+      const store = open();
+      const now = Date.now();
+      const dueSoon = makeStoredJob({ nextCheckAt: now - 2_000, updatedAt: now - 5_000 });
+      const dueLater = makeStoredJob({ nextCheckAt: now + 60_000, updatedAt: now - 5_000 });
+      const dueFirst = makeStoredJob({ nextCheckAt: 0, updatedAt: now - 3_000 });
+      const finished = makeStoredJob({ status: "completed", updatedAt: now - 9_000 });
+      for (const job of [dueSoon, dueLater, dueFirst, finished]) await store.create(job);
+
+      expect(await store.listDue(now, 10)).toEqual([dueFirst.id, dueSoon.id]);
+      expect(await store.listDue(now, 1)).toEqual([dueFirst.id]);
+      expect(await store.countActive(now - 10_000)).toBe(3);
+      expect(await store.countActive(now - 2_500)).toBe(2);
+
+      const written = await store.compareAndSet({ ...dueFirst, status: "failed", updatedAt: now }, 0);
+      expect(written).not.toBeNull();
+      expect(await store.listDue(now, 10)).toEqual([dueSoon.id]);
+      expect(await store.countActive(0)).toBe(2);
+      // A lost compare-and-set leaves the index alone too.
+      expect(await store.compareAndSet({ ...dueSoon, status: "completed" }, 7)).toBeNull();
+      expect(await store.listDue(now, 10)).toEqual([dueSoon.id]);
+    });
+
     it("counts hits in a fixed window and starts again after it", async () => {
       const store = open();
       expect(await store.hit("ip-1", 300)).toMatchObject({ count: 1 });

@@ -1,8 +1,10 @@
 import { isValidBlobKey, LOCAL_BLOB_ROUTE } from "@/lib/blobs/local";
 import { AppError, errorResponse } from "@/lib/errors";
+import { otherMethods } from "@/lib/http";
 import { getRuntime } from "@/lib/runtime";
 
 export const runtime = "nodejs";
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");
 
 /** Serves local blobs (embedded mode): one file per exact key, never a listing, never outside its folder. */
 export async function GET(_request: Request, { params }: { params: Promise<{ key: string[] }> }) {

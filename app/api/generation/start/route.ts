@@ -1,5 +1,6 @@
 import { after, NextResponse } from "next/server";
 import { errorResponse } from "@/lib/errors";
+import { otherMethods } from "@/lib/http";
 import { advance } from "@/lib/jobs/advance";
 import { readStartForm } from "@/lib/jobs/read-start-form";
 import { startJob } from "@/lib/jobs/start-job";
@@ -8,6 +9,7 @@ import { clientKeyOf } from "@/lib/request";
 import { getRuntime } from "@/lib/runtime";
 
 export const runtime = "nodejs";
+export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");
 export const maxDuration = 60;
 
 export async function POST(request: Request) {

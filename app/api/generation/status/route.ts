@@ -1,5 +1,6 @@
 import { after, NextResponse } from "next/server";
 import { AppError, errorResponse } from "@/lib/errors";
+import { otherMethods } from "@/lib/http";
 import { advance } from "@/lib/jobs/advance";
 import { parseJobId } from "@/lib/jobs/job-id";
 import { toPublicJob } from "@/lib/jobs/public-view";
@@ -8,6 +9,7 @@ import { withinBudget } from "@/lib/request";
 import { getRuntime } from "@/lib/runtime";
 
 export const runtime = "nodejs";
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");
 export const dynamic = "force-dynamic";
 export const maxDuration = 60;
 

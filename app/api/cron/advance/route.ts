@@ -1,0 +1,36 @@
+import { timingSafeEqual } from "node:crypto";
+import { NextResponse } from "next/server";
+import { AppError, errorResponse } from "@/lib/errors";
+import { otherMethods } from "@/lib/http";
+import { sweepDueJobs } from "@/lib/jobs/sweep";
+import { getRuntime } from "@/lib/runtime";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");
+export const maxDuration = 60;
+
+/** Jobs per run and wall time per run: the sweep finishes well inside maxDuration. */
+const SWEEP_LIMIT = 50;
+const SWEEP_BUDGET_MS = 40_000;
+
+function isAuthorized(header: string | null, secret: string | null): boolean {
+  if (!secret || !header) return false;
+  const expected = Buffer.from(`Bearer ${secret}`);
+  const given = Buffer.from(header);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** Vercel Cron calls this with `Authorization: Bearer $CRON_SECRET`; it advances overdue jobs. */
+export async function GET(request: Request) {
+  try {
+    const rt = getRuntime();
+    if (!isAuthorized(request.headers.get("authorization"), rt.config.cronSecret)) {
+      throw new AppError("unauthorized", "This address is for the scheduled sweep only.");
+    }
+    const result = await sweepDueJobs(rt, { limit: SWEEP_LIMIT, budgetMs: SWEEP_BUDGET_MS });
+    return NextResponse.json(result, { headers: { "Cache-Control": "no-store" } });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}
