@@ -44,6 +44,9 @@ const envSchema = z.object({
   START_RATE_WINDOW_SECONDS: positiveInt(600),
   MAX_ACTIVE_JOBS: z.preprocess(blankAsUnset, z.coerce.number().int().nonnegative().default(50)),
   CRON_SECRET: optionalString,
+  PUBLIC_BASE_URL: z.preprocess(blankAsUnset, z.url().optional()),
+  REPLICATE_WEBHOOK_SECRET: optionalString,
+  OPENAI_WEBHOOK_SECRET: optionalString,
   VERCEL: optionalString,
 });
 
@@ -82,6 +85,15 @@ export interface AppConfig {
   maxActiveJobs: number;
   /** The bearer token the cron sweep must present; the sweep is refused when unset. */
   cronSecret: string | null;
+  /**
+   * The app's public origin (e.g. https://style.example.com). Provider callbacks are requested only
+   * when it is set, since a vendor must be able to reach it.
+   */
+  publicBaseUrl: string | null;
+  /** Replicate's webhook signing secret (`whsec_…`), to verify its callbacks. */
+  replicateWebhookSecret: string | null;
+  /** OpenAI's webhook signing secret (`whsec_…`), to verify its callbacks. */
+  openaiWebhookSecret: string | null;
   /** On Vercel an embedded store would lose jobs between function instances. */
   onVercelWithoutKv: boolean;
 }
@@ -165,6 +177,9 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
     startRateLimit: { max: env.START_RATE_LIMIT, windowSeconds: env.START_RATE_WINDOW_SECONDS },
     maxActiveJobs: env.MAX_ACTIVE_JOBS,
     cronSecret: env.CRON_SECRET ?? null,
+    publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, "") ?? null,
+    replicateWebhookSecret: env.REPLICATE_WEBHOOK_SECRET ?? null,
+    openaiWebhookSecret: env.OPENAI_WEBHOOK_SECRET ?? null,
     onVercelWithoutKv: env.VERCEL === "1" && store.kind === "sqlite",
   };
 }

@@ -37,21 +37,30 @@ const MIN_CHECK_INTERVAL_MS = 250;
 /** Another writer changed the job under us: our write did nothing, the job is read afresh. */
 class LostRace extends Error {}
 
+export interface AdvanceOptions {
+  /** Check now even if the next check is not due: a verified provider callback says the task changed. */
+  ignoreSchedule?: boolean;
+}
+
 /**
  * Moves a job forward if its current provider task is due: safe to call any number of times,
  * concurrently, from several processes (DESIGN.md, "Advancing a job"). Returns the job as it now is,
  * or null when it does not exist.
  */
-export async function advance(jobId: string, deps: AdvanceDeps): Promise<StoredJob | null> {
+export async function advance(
+  jobId: string,
+  deps: AdvanceDeps,
+  options: AdvanceOptions = {},
+): Promise<StoredJob | null> {
   const now = deps.now ?? Date.now;
   const job = await deps.store.get(jobId);
-  if (!job || isTerminal(job.status) || job.nextCheckAt > now()) return job;
+  if (!job || isTerminal(job.status) || (!options.ignoreSchedule && job.nextCheckAt > now())) return job;
 
   const token = randomUUID();
   const leased = await deps.store.acquireLease(jobId, token, deps.leaseMs ?? DEFAULT_LEASE_MS);
   if (!leased) return job;
   try {
-    return await new Advancer(deps, now).run(leased);
+    return await new Advancer(deps, now).run(leased, options.ignoreSchedule ?? false);
   } catch (error) {
     if (error instanceof LostRace) return deps.store.get(jobId);
     throw error;
@@ -72,11 +81,14 @@ class Advancer {
     this.pipeline = deps.pipeline ?? PIPELINE;
   }
 
-  async run(leased: StoredJob): Promise<StoredJob> {
+  async run(leased: StoredJob, ignoreSchedule: boolean): Promise<StoredJob> {
     let job = leased;
     // A finished step moves straight on to submitting the next one, within the same lease.
-    for (;;) {
-      if (isTerminal(job.status) || job.nextCheckAt > this.now()) return job;
+    for (let first = true; ; first = false) {
+      if (isTerminal(job.status)) return job;
+      // A nudge speeds up checking a task, never a submit that is waiting out a backoff.
+      const nudged = first && ignoreSchedule && job.current?.taskId != null;
+      if (job.nextCheckAt > this.now() && !nudged) return job;
       const step = this.pipeline[job.stepIndex];
       const current = job.current;
       if (!step || !current)

@@ -123,6 +123,20 @@ describe("advance", () => {
     expect(again?.version).toBe(scheduled.version);
   });
 
+  it("checks early when nudged by a verified callback, but never submits early", async () => {
+    await createJob();
+    providers.advice.onSubmit(new ProviderError("transient", "Slow down.", { retryAfterMs: 9_000 }), "ok");
+    await advanceWhenDue();
+    await advance(JOB_ID, deps, { ignoreSchedule: true });
+    expect(providers.advice.submits).toHaveLength(0);
+    providers.advice.onCheck({ state: "running", nextCheckInMs: 60_000 }, { state: "succeeded", output: SAMPLE });
+    await advanceWhenDue(); // submits
+    await advanceWhenDue(); // running, next check in a minute
+    const nudged = await advance(JOB_ID, deps, { ignoreSchedule: true });
+    expect(providers.advice.checks).toHaveLength(2);
+    expect(nudged?.status).toBe("processing-style");
+  });
+
   it("leaves a job alone while another advancer holds its lease", async () => {
     await createJob();
     expect(await store.acquireLease(JOB_ID, "someone-else", 60_000)).not.toBeNull();
