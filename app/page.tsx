@@ -1,16 +1,33 @@
 import { Studio } from "@/components/studio";
 
-export default function HomePage() {
+interface HomePageProps {
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}
+
+export default async function HomePage({ searchParams }: HomePageProps) {
+  // Read on the server, so a reload or a shared link renders the job's view at once, with no flash of the form.
+  const { job } = await searchParams;
   return (
-    <main className="mx-auto max-w-2xl space-y-6 px-4 py-10">
-      <header className="space-y-2">
-        <h1 className="text-3xl font-semibold tracking-tight">Style Studio</h1>
-        <p className="text-stone-600">
-          Upload a photo of yourself and a garment, name the occasion, and get styling advice with a picture
-          of you wearing it.
-        </p>
+    <div className="flex min-h-screen flex-col">
+      <header className="border-b border-stone-200/70">
+        <div className="mx-auto flex max-w-5xl items-center px-5 py-4 sm:px-8">
+          <a
+            href="/"
+            className="flex items-center gap-2.5 rounded-md font-serif text-lg font-medium tracking-tight text-stone-900 focus-visible:outline-2 focus-visible:outline-offset-4 focus-visible:outline-stone-900"
+          >
+            <span
+              aria-hidden="true"
+              className="flex size-7 items-center justify-center rounded-full bg-stone-900 text-xs text-white"
+            >
+              S
+            </span>
+            Style Studio
+          </a>
+        </div>
       </header>
-      <Studio />
-    </main>
+      <main className="mx-auto w-full max-w-5xl flex-1 px-5 py-10 sm:px-8 sm:py-14">
+        <Studio initialJobId={typeof job === "string" && job ? job : null} />
+      </main>
+    </div>
   );
 }

@@ -1,117 +1,124 @@
 "use client";
 
-import { type FormEvent, useState } from "react";
-import { useJobStatus } from "@/hooks/use-job-status";
+import { useEffect, useRef, useState } from "react";
+import { FailureView } from "@/components/failure-view";
+import { FormView } from "@/components/form-view";
+import { MissingJobView } from "@/components/missing-job-view";
+import { ProgressView } from "@/components/progress-view";
+import { ResultView } from "@/components/result-view";
+import { announcementOf, studioViewOf } from "@/components/studio-view";
+import { uploadLook } from "@/components/upload-look";
+import { useImageFile } from "@/hooks/use-image-file";
+import { useJobPolling } from "@/hooks/use-job-polling";
 
-/** The minimal studio: two photos and an occasion in, live status, then the look and the advice. */
-export function Studio() {
-  const [jobId, setJobId] = useState<string | null>(null);
-  const [submitError, setSubmitError] = useState<string | null>(null);
-  const [submitting, setSubmitting] = useState(false);
-  const { job, problem } = useJobStatus(jobId);
+/** Puts the job id in the address, so a reload or a shared link comes back to the same look. */
+function showJobInUrl(jobId: string | null): void {
+  window.history.replaceState(null, "", jobId ? `/?job=${encodeURIComponent(jobId)}` : "/");
+}
 
-  async function onSubmit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    setSubmitting(true);
-    setSubmitError(null);
-    try {
-      const response = await fetch("/api/generation/start", {
-        method: "POST",
-        body: new FormData(event.currentTarget),
-      });
-      const body = await response.json();
-      if (!response.ok) setSubmitError(body.error ?? "The look could not be started.");
-      else setJobId(body.jobId);
-    } catch {
-      setSubmitError("The server could not be reached. Please try again.");
-    } finally {
-      setSubmitting(false);
-    }
+/** The studio page: the form, then the job's progress, result, failure or absence. */
+export function Studio({ initialJobId }: { initialJobId: string | null }) {
+  const person = useImageFile();
+  const garment = useImageFile();
+  const [occasion, setOccasion] = useState("");
+  const [jobId, setJobId] = useState(initialJobId);
+  const [uploadFraction, setUploadFraction] = useState<number | null>(null);
+  const [startError, setStartError] = useState<string | null>(null);
+  const uploadAbort = useRef<AbortController | null>(null);
+  const polling = useJobPolling(jobId);
+  const view = studioViewOf(jobId, polling);
+
+  // Focus follows the view once it changes; the view a page opens on leaves focus where the browser put it.
+  const [lastView, setLastView] = useState(view);
+  const [viewChanged, setViewChanged] = useState(false);
+  if (view !== lastView) {
+    setLastView(view);
+    setViewChanged(true);
   }
 
-  return (
-    <div className="space-y-8">
-      <form onSubmit={onSubmit} className="space-y-4 rounded-2xl bg-white p-6 shadow-sm">
-        <label className="block">
-          <span className="font-medium">Your photo</span>
-          <input
-            name="human_image"
-            type="file"
-            accept="image/jpeg,image/png,image/webp"
-            required
-            className="mt-1 block w-full"
-          />
-        </label>
-        <label className="block">
-          <span className="font-medium">Garment photo</span>
-          <input
-            name="garment_image"
-            type="file"
-            accept="image/jpeg,image/png,image/webp"
-            required
-            className="mt-1 block w-full"
-          />
-        </label>
-        <label className="block">
-          <span className="font-medium">Occasion</span>
-          <input
-            name="occasion"
-            type="text"
-            required
-            maxLength={200}
-            placeholder="Summer wedding guest"
-            className="mt-1 block w-full rounded-lg border border-stone-300 px-3 py-2"
-          />
-        </label>
-        <button
-          type="submit"
-          disabled={submitting}
-          className="rounded-lg bg-stone-900 px-4 py-2 font-medium text-white disabled:opacity-50"
-        >
-          Get Styling Advice
-        </button>
-        {submitError && (
-          <p role="alert" className="text-red-700">
-            {submitError}
-          </p>
-        )}
-      </form>
+  useEffect(() => () => uploadAbort.current?.abort(), []);
 
-      {jobId && (
-        <section
-          aria-live="polite"
-          className="space-y-4 rounded-2xl bg-white p-6 shadow-sm"
-          data-testid="job"
-        >
-          <p data-testid="job-status" data-status={job?.status ?? "starting"}>
-            {job ? `Step ${job.step} of ${job.totalSteps}: ${job.statusMessage}` : "Starting…"}
-          </p>
-          {problem && <p className="text-amber-700">{problem}</p>}
-          {job?.status === "failed" && (
-            <p role="alert" className="text-red-700">
-              {job.error}
-            </p>
-          )}
-          {job?.imageUrl && (
-            // biome-ignore lint/performance/noImgElement: our own stored image, already sized; next/image adds nothing here.
-            <img
-              src={job.imageUrl}
-              alt={`Your styled look for ${job.occasion}`}
-              className="w-full max-w-md rounded-xl"
-            />
-          )}
-          {job?.advice && (
-            <div className="space-y-2">
-              <p>{job.advice.summary}</p>
-              <ul className="list-disc pl-6">
-                {job.advice.pieces.map((piece) => (
-                  <li key={piece}>{piece}</li>
-                ))}
-              </ul>
-            </div>
-          )}
-        </section>
+  const openJob = (id: string | null) => {
+    setJobId(id);
+    showJobInUrl(id);
+  };
+
+  const start = async () => {
+    if (!person.photo || !garment.photo) return;
+    const controller = new AbortController();
+    uploadAbort.current = controller;
+    setStartError(null);
+    setUploadFraction(0);
+    const outcome = await uploadLook({
+      person: person.photo.blob,
+      garment: garment.photo.blob,
+      occasion: occasion.trim(),
+      onProgress: setUploadFraction,
+      signal: controller.signal,
+    });
+    if (controller.signal.aborted) return;
+    setUploadFraction(null);
+    if (outcome.ok) openJob(outcome.jobId);
+    else setStartError(outcome.message);
+  };
+
+  const startOver = () => {
+    person.clear();
+    garment.clear();
+    setOccasion("");
+    setStartError(null);
+    openJob(null);
+  };
+
+  const tryAgain = () => {
+    if (polling.job) setOccasion(polling.job.occasion);
+    setStartError(null);
+    openJob(null);
+  };
+
+  return (
+    <>
+      <div aria-live="polite" aria-atomic="true" className="sr-only" data-testid="announcer">
+        {announcementOf(view, polling, uploadFraction !== null)}
+      </div>
+      {view === "form" && (
+        <FormView
+          person={person}
+          garment={garment}
+          occasion={occasion}
+          onOccasionChange={setOccasion}
+          uploadFraction={uploadFraction}
+          startError={startError}
+          focusHeading={viewChanged}
+          onSubmit={start}
+        />
       )}
-    </div>
+      {view === "progress" && (
+        <ProgressView
+          job={polling.job}
+          reconnecting={polling.reconnecting}
+          clockOffsetMs={polling.clockOffsetMs}
+          thumbnails={{ person: person.previewUrl, garment: garment.previewUrl }}
+          focusHeading={viewChanged}
+        />
+      )}
+      {view === "result" && polling.job?.imageUrl && (
+        <ResultView
+          job={{ ...polling.job, imageUrl: polling.job.imageUrl }}
+          focusHeading={viewChanged}
+          onTryAnother={startOver}
+        />
+      )}
+      {view === "failure" && polling.job && (
+        <FailureView
+          job={polling.job}
+          keepsPhotos={Boolean(person.photo && garment.photo)}
+          focusHeading={viewChanged}
+          onTryAgain={tryAgain}
+          onStartOver={startOver}
+        />
+      )}
+      {view === "missing" && <MissingJobView focusHeading={viewChanged} onStartOver={startOver} />}
+    </>
   );
 }

@@ -1,0 +1,57 @@
+import { BUTTON } from "@/components/button-styles";
+import { AlertIcon } from "@/components/icons";
+import { JOB_STEPS } from "@/components/job-steps";
+import { ViewHeading } from "@/components/view-heading";
+import type { PublicJob } from "@/lib/jobs/public-view";
+
+interface FailureViewProps {
+  job: PublicJob;
+  /** Whether this browser still has the chosen photos, so "Try again" needs no new upload. */
+  keepsPhotos: boolean;
+  focusHeading: boolean;
+  onTryAgain(): void;
+  onStartOver(): void;
+}
+
+/** A failed job: its error, where it stopped, and a way back that keeps the chosen photos. */
+export function FailureView({ job, keepsPhotos, focusHeading, onTryAgain, onStartOver }: FailureViewProps) {
+  const failedStep = JOB_STEPS[job.step - 1]?.label;
+  return (
+    <section data-testid="failure-view" className="mx-auto max-w-xl">
+      <span className="flex size-11 items-center justify-center rounded-full bg-red-50 text-red-700 ring-1 ring-red-200">
+        <AlertIcon className="size-5" />
+      </span>
+      <ViewHeading focus={focusHeading} className="mt-5">
+        We couldn’t finish your look
+      </ViewHeading>
+      <div className="mt-6 rounded-3xl bg-white p-5 shadow-sm ring-1 ring-stone-200/80 sm:p-7">
+        <p data-testid="failure-message" className="text-base leading-relaxed text-stone-900">
+          {job.error ?? "Something went wrong while making your look."}
+        </p>
+        <dl className="mt-4 grid grid-cols-[auto_1fr] gap-x-4 gap-y-1 text-sm text-stone-500">
+          {failedStep && (
+            <>
+              <dt>Stopped at</dt>
+              <dd className="text-stone-700">{failedStep}</dd>
+            </>
+          )}
+          <dt>Occasion</dt>
+          <dd className="text-stone-700">{job.occasion}</dd>
+        </dl>
+      </div>
+      <p className="mt-6 text-sm text-stone-500">
+        {keepsPhotos
+          ? "Your photos and the occasion are kept, so you can try again straight away."
+          : "The occasion is kept; you will need to choose your photos again."}
+      </p>
+      <div className="mt-4 flex flex-col gap-3 sm:flex-row">
+        <button type="button" onClick={onTryAgain} className={BUTTON.primary}>
+          Try again
+        </button>
+        <button type="button" onClick={onStartOver} className={BUTTON.secondary}>
+          Start over
+        </button>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,123 @@
+"use client";
+
+import { useState } from "react";
+import { AlertIcon } from "@/components/icons";
+import { formatElapsed, JOB_STEPS, stepIndexOf } from "@/components/job-steps";
+import { ProgressStepper } from "@/components/progress-stepper";
+import { ViewHeading } from "@/components/view-heading";
+import { useNow } from "@/hooks/use-now";
+import type { PublicJob } from "@/lib/jobs/public-view";
+
+interface ProgressViewProps {
+  /** Null until the first status answer arrives. */
+  job: PublicJob | null;
+  reconnecting: boolean;
+  clockOffsetMs: number;
+  /** Previews of the photos, when this browser still has them. */
+  thumbnails: { person: string | null; garment: string | null };
+  focusHeading: boolean;
+}
+
+/** Share of a step's width the bar creeps through while the step runs: it never claims a step is done. */
+const CREEP_SHARE = 0.85;
+const CREEP_TIME_CONSTANT_MS = 12_000;
+
+/** The waiting view: the stepper, the server's message, elapsed time and a progress bar. */
+export function ProgressView({
+  job,
+  reconnecting,
+  clockOffsetMs,
+  thumbnails,
+  focusHeading,
+}: ProgressViewProps) {
+  const now = useNow(1_000);
+  const current = job ? (stepIndexOf(job.status) ?? 0) : 0;
+  // When this browser first saw the running step, so the bar can creep within it.
+  const [seen, setSeen] = useState({ current, at: now });
+  if (seen.current !== current) setSeen({ current, at: now });
+
+  const createdAt = job ? Date.parse(job.createdAt) : null;
+  const elapsedMs = createdAt === null ? 0 : now + clockOffsetMs - createdAt;
+  const creep = CREEP_SHARE * (1 - Math.exp(-Math.max(0, now - seen.at) / CREEP_TIME_CONSTANT_MS));
+  const percent = Math.min(100, ((current + creep) / JOB_STEPS.length) * 100);
+  const stepNumber = Math.min(current + 1, JOB_STEPS.length);
+  const label = JOB_STEPS[current]?.label ?? "Starting";
+
+  return (
+    <section data-testid="progress-view" data-status={job?.status ?? "starting"} className="mx-auto max-w-xl">
+      {job && (
+        <p className="text-sm text-stone-500">
+          For <span className="font-medium text-stone-700">“{job.occasion}”</span>
+        </p>
+      )}
+      <ViewHeading focus={focusHeading} className="mt-2">
+        Creating your look
+      </ViewHeading>
+      <p data-testid="status-message" className="mt-3 min-h-6 text-base text-stone-600">
+        {job?.statusMessage ?? "Starting your look…"}
+      </p>
+
+      <div className="mt-8 rounded-3xl bg-white p-5 shadow-sm ring-1 ring-stone-200/80 sm:p-7">
+        <div className="flex items-baseline justify-between gap-4 text-sm">
+          <p className="font-medium text-stone-900">
+            Step {stepNumber} of {JOB_STEPS.length}
+          </p>
+          <p className="text-stone-500 tabular-nums">
+            <span className="sr-only">Elapsed time </span>
+            <span data-testid="elapsed">{formatElapsed(elapsedMs)}</span>
+          </p>
+        </div>
+        <div
+          role="progressbar"
+          aria-label="Progress"
+          aria-valuemin={0}
+          aria-valuemax={JOB_STEPS.length}
+          aria-valuenow={current}
+          aria-valuetext={`Step ${stepNumber} of ${JOB_STEPS.length}: ${label}`}
+          className="mt-3 h-2 overflow-hidden rounded-full bg-stone-100"
+        >
+          <div
+            className="h-full rounded-full bg-orange-800 transition-[width] duration-1000 ease-linear motion-reduce:transition-none"
+            style={{ width: `${percent}%` }}
+          />
+        </div>
+
+        <div className="mt-6">
+          <ProgressStepper current={current} />
+        </div>
+
+        {reconnecting && (
+          <p
+            data-testid="reconnecting"
+            className="mt-5 flex items-center gap-2 rounded-xl bg-amber-50 px-4 py-3 text-sm text-amber-900 ring-1 ring-amber-200 ring-inset"
+          >
+            <AlertIcon className="size-4 shrink-0" />
+            Reconnecting… Your look keeps going on our side.
+          </p>
+        )}
+      </div>
+
+      <div className="mt-6 flex items-center gap-4">
+        {(thumbnails.person || thumbnails.garment) && (
+          <div className="flex shrink-0 gap-1.5">
+            {[thumbnails.person, thumbnails.garment].map((src, index) =>
+              src ? (
+                // biome-ignore lint/performance/noImgElement: a local object URL; next/image cannot optimise it.
+                <img
+                  key={src}
+                  src={src}
+                  alt=""
+                  className={`size-12 rounded-xl ring-1 ring-stone-200 ${index ? "bg-white object-contain p-1" : "object-cover"}`}
+                />
+              ) : null,
+            )}
+          </div>
+        )}
+        <p className="text-sm leading-relaxed text-stone-500">
+          This usually takes a minute or two. You can leave this page: its address brings you back to your
+          look.
+        </p>
+      </div>
+    </section>
+  );
+}
