@@ -25,6 +25,7 @@ const envSchema = z.object({
   UPSTASH_REDIS_REST_TOKEN: optionalString,
   REDIS_URL: optionalString,
   BLOB_READ_WRITE_TOKEN: optionalString,
+  VERCEL_BLOB_API_URL: z.preprocess(blankAsUnset, z.url().optional()),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString,
   OPENAI_MODEL: optionalString,
@@ -60,7 +61,14 @@ export interface AppConfig {
   jobTtlSeconds: number;
   keyPrefix: string;
   store: StoreConfig;
-  blobs: { kind: "local"; dir: string } | { kind: "vercel-blob"; token: string };
+  blobs:
+    | { kind: "local"; dir: string }
+    | {
+        kind: "vercel-blob";
+        token: string;
+        /** VERCEL_BLOB_API_URL: another Blob API (the emulator in tests); @vercel/blob reads it itself too. */
+        apiUrl: string | undefined;
+      };
   openai: { apiKey: string; baseURL: string | undefined; model: string } | null;
   kling: {
     accessKey: string;
@@ -145,7 +153,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
     keyPrefix: env.STORE_KEY_PREFIX ?? "style-studio",
     store,
     blobs: env.BLOB_READ_WRITE_TOKEN
-      ? { kind: "vercel-blob", token: env.BLOB_READ_WRITE_TOKEN }
+      ? { kind: "vercel-blob", token: env.BLOB_READ_WRITE_TOKEN, apiUrl: env.VERCEL_BLOB_API_URL }
       : { kind: "local", dir: path.join(dataDir, "blobs") },
     openai: env.OPENAI_API_KEY
       ? {

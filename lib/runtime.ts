@@ -1,5 +1,6 @@
 import { createLocalBlobStore } from "@/lib/blobs/local";
 import type { BlobStore } from "@/lib/blobs/types";
+import { createVercelBlobStore } from "@/lib/blobs/vercel-blob";
 import { type AppConfig, getConfig } from "@/lib/config";
 import type { AdvanceDeps } from "@/lib/jobs/advance";
 import { createProviders } from "@/lib/providers/create-providers";
@@ -20,7 +21,8 @@ function createBlobStore(config: AppConfig): BlobStore {
     case "local":
       return createLocalBlobStore({ dir: config.blobs.dir });
     case "vercel-blob":
-      throw new Error("Vercel Blob storage is not available in this build yet; unset BLOB_READ_WRITE_TOKEN.");
+      // The blob config is exactly the store's options: its token, and the API URL when one is set.
+      return createVercelBlobStore(config.blobs);
   }
 }
 

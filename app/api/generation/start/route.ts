@@ -7,6 +7,8 @@ import { startJob } from "@/lib/jobs/start-job";
 import { logEvent } from "@/lib/log";
 import { clientKeyOf } from "@/lib/request";
 import { getRuntime } from "@/lib/runtime";
+import { isJsonRequest } from "@/lib/uploads/read-json-body";
+import { startJobFromUploads } from "@/lib/uploads/start-job-from-uploads";
 
 export const runtime = "nodejs";
 export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");
@@ -15,7 +17,10 @@ export const maxDuration = 60;
 export async function POST(request: Request) {
   try {
     const rt = getRuntime();
-    const job = await startJob(rt, await readStartForm(request), clientKeyOf(request));
+    // JSON carries the URLs of direct uploads to Blob; multipart carries the photos themselves.
+    const job = isJsonRequest(request)
+      ? await startJobFromUploads(rt, request, clientKeyOf(request))
+      : await startJob(rt, await readStartForm(request), clientKeyOf(request));
     // The first step starts after the answer; if this dies, the first poll picks the work up.
     after(() =>
       advance(job.id, rt).catch((error: unknown) =>

@@ -1,0 +1,19 @@
+import { NextResponse } from "next/server";
+import { errorResponse } from "@/lib/errors";
+import { otherMethods } from "@/lib/http";
+import { clientKeyOf } from "@/lib/request";
+import { getRuntime } from "@/lib/runtime";
+import { issueUploadToken } from "@/lib/uploads/issue-upload-token";
+
+export const runtime = "nodejs";
+export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");
+
+/** The token route of `upload()` from @vercel/blob/client: one short-lived token per allowed photo. */
+export async function POST(request: Request) {
+  try {
+    const answer = await issueUploadToken(getRuntime(), request, clientKeyOf(request));
+    return NextResponse.json(answer, { headers: { "Cache-Control": "no-store" } });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}
