@@ -17,6 +17,7 @@ const STATUS_BY_CODE = {
   job_not_found: 404,
   file_not_found: 404,
   direct_uploads_disabled: 404,
+  callbacks_disabled: 404,
   method_not_allowed: 405,
   file_too_large: 413,
   request_too_large: 413,

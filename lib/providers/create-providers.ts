@@ -1,5 +1,6 @@
 import path from "node:path";
 import { after } from "next/server";
+import { klingCallbackUrlFor, replicateWebhookUrlFor } from "@/lib/callbacks/callback-urls";
 import type { AppConfig } from "@/lib/config";
 import { logEvent } from "@/lib/log";
 import { createKlingProviders } from "@/lib/providers/kling";
@@ -27,11 +28,15 @@ export function createProviders(config: AppConfig): Providers {
     stepMs: config.localStudioStepMs,
     failStep: config.localStudioFailStep,
   });
-  const kling = config.kling && createKlingProviders(config.kling);
+  // Callback URLs only when PUBLIC_BASE_URL (and, for Replicate, its signing secret) is set.
+  const kling =
+    config.kling && createKlingProviders({ ...config.kling, callbackUrl: klingCallbackUrlFor(config) });
   return {
     advice: config.openai ? createOpenAIAdviceProvider({ ...config.openai, runInBackground }) : local.advice,
     style: kling?.style ?? local.style,
     tryon: kling?.tryon ?? local.tryon,
-    faceswap: config.replicate ? createReplicateFaceSwapProvider(config.replicate) : local.faceswap,
+    faceswap: config.replicate
+      ? createReplicateFaceSwapProvider({ ...config.replicate, webhookUrl: replicateWebhookUrlFor(config) })
+      : local.faceswap,
   };
 }

@@ -2,11 +2,12 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { deliverWebhook, type WebhookDelivery } from "./standard-webhooks";
 
 /**
  * An OpenAI Responses API emulator written from the documented contract (shared/VENDOR-APIS.md):
  * background responses going queued → in_progress → completed, strict json_schema answers derived
- * from the request, OpenAI's error shape, and a queue of scripted faults.
+ * from the request, OpenAI's error shape, a queue of scripted faults, and the project webhook.
  */
 
 type On = "create" | "get" | "cancel";
@@ -34,7 +35,21 @@ export interface OpenAIEmulatorOptions {
   /** false: `background: true` gets HTTP 400, as on some OpenAI-compatible servers. Default true. */
   supportsBackground?: boolean;
   port?: number;
+  /**
+   * The project webhook (set in OpenAI's dashboard): when a background response ends, an event
+   * `{ object: "event", id: "evt_…", type: "response.completed" | "response.failed" |
+   * "response.incomplete" | "response.cancelled", created_at, data: { id } }` is POSTed there once,
+   * signed with `secret` (Standard Webhooks). No retries.
+   */
+  webhook?: { url: string; secret: string };
 }
+
+const EVENT_TYPE_BY_STATUS: Record<string, string> = {
+  completed: "response.completed",
+  failed: "response.failed",
+  incomplete: "response.incomplete",
+  cancelled: "response.cancelled",
+};
 
 type Answer = { status: number; body: unknown; headers?: Record<string, string> };
 type ErrorFields = { type?: string; code?: string | null; param?: string | null };
@@ -145,6 +160,7 @@ interface Stored {
   request: CreateBody;
   task: TaskFault | null;
   cancelled: boolean;
+  notified: boolean;
 }
 
 /** Starts the emulator on 127.0.0.1; `url` is its origin (the SDK's baseURL is `${url}/v1`). */
@@ -156,6 +172,8 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
   const createsByKey = new Map<string, number>();
   const createRequests: CreateBody[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  const webhookTimers = new Set<NodeJS.Timeout>();
+  const deliveries: WebhookDelivery[] = [];
   let checks = 0;
 
   const sleep = (ms: number) =>
@@ -209,6 +227,22 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     };
   }
 
+  /** The project webhook's event for a background response that has ended, once. */
+  async function notifyEnded(stored: Stored): Promise<void> {
+    const type = EVENT_TYPE_BY_STATUS[view(stored).status];
+    if (!options.webhook || !stored.request.background || stored.notified || !type) return;
+    stored.notified = true;
+    const event = {
+      object: "event",
+      id: id("evt"),
+      type,
+      created_at: Math.floor(Date.now() / 1000),
+      data: { id: stored.id },
+    };
+    const { url, secret } = options.webhook;
+    deliveries.push(await deliverWebhook(url, secret, id("wh"), JSON.stringify(event)));
+  }
+
   async function create(path: string, raw: string): Promise<Answer> {
     let body: CreateBody | Answer;
     try {
@@ -224,8 +258,22 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     createsByKey.set(key, (createsByKey.get(key) ?? 0) + 1);
     createRequests.push(body);
     const task = (takeFault("create", path, true) as TaskFault | undefined) ?? null;
-    const stored: Stored = { id: id("resp"), createdAt: Date.now(), request: body, task, cancelled: false };
+    const stored: Stored = {
+      id: id("resp"),
+      createdAt: Date.now(),
+      request: body,
+      task,
+      cancelled: false,
+      notified: false,
+    };
     responses.set(stored.id, stored);
+    if (options.webhook && body.background && task?.kind !== "never-finishes") {
+      const timer = setTimeout(() => {
+        webhookTimers.delete(timer);
+        void notifyEnded(stored);
+      }, durationMs + 1);
+      webhookTimers.add(timer);
+    }
     if (!body.background) {
       // Without background mode the call returns only when the model is done (timers may fire early).
       await sleep(durationMs);
@@ -262,7 +310,10 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     }
     if (stored && method === "POST" && cancel) {
       if (!stored.request.background) return fail(400, "Only background responses can be cancelled.");
-      if (["queued", "in_progress"].includes(view(stored).status)) stored.cancelled = true;
+      if (["queued", "in_progress"].includes(view(stored).status)) {
+        stored.cancelled = true;
+        void notifyEnded(stored);
+      }
       return { status: 200, body: view(stored) };
     }
     return fail(404, `Invalid URL (${method} ${path})`);
@@ -304,15 +355,20 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     createsByKey: () => new Map(createsByKey),
     /** The bodies of accepted creates, oldest first. */
     createRequests: () => [...createRequests],
+    /** Webhook events POSTed so far (signed headers, body, the app's answer), oldest first. */
+    webhookDeliveries: () => [...deliveries],
     reset() {
       faults.length = 0;
       responses.clear();
       createsByKey.clear();
       createRequests.length = 0;
+      deliveries.length = 0;
+      for (const timer of webhookTimers) clearTimeout(timer);
+      webhookTimers.clear();
       checks = 0;
     },
     async close() {
-      for (const timer of timers) clearTimeout(timer);
+      for (const timer of [...timers, ...webhookTimers]) clearTimeout(timer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

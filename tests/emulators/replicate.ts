@@ -2,11 +2,12 @@ import { createHash, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import sharp from "sharp";
+import { deliverWebhook, type WebhookDelivery } from "./standard-webhooks";
 
 /**
  * A Replicate predictions API emulator written from the documented contract (shared/VENDOR-APIS.md):
  * face-swap predictions going starting → processing → succeeded, a real output image served under
- * /files, Replicate's error shape, and a queue of scripted faults.
+ * /files, Replicate's error shape, a queue of scripted faults, and signed `completed` webhooks.
  */
 
 type On = "create" | "get" | "cancel" | "file";
@@ -34,7 +35,16 @@ export interface ReplicateEmulatorOptions {
   faceField?: string;
   /** Answer `output` as a one-element list instead of a string, as some models do. */
   outputAsList?: boolean;
+  /**
+   * The account's webhook signing secret (`whsec_…`; default {@link DEFAULT_REPLICATE_WEBHOOK_SECRET}),
+   * also served at GET /v1/webhooks/default/secret. A create with `webhook` gets the terminal
+   * prediction POSTed there once, signed (Standard Webhooks); start/output/logs events are not sent.
+   */
+  webhookSecret?: string;
 }
+
+export const DEFAULT_REPLICATE_WEBHOOK_SECRET = `whsec_${Buffer.from("replicate-emulator-signing-key").toString("base64")}`;
+const TERMINAL = ["succeeded", "failed", "canceled"];
 
 type Answer = { status: number; body: unknown; headers?: Record<string, string> };
 const problem = (status: number, title: string, detail: string, extra: object = {}): Answer => ({
@@ -89,6 +99,9 @@ interface Prediction {
   canceled: boolean;
   /** The output image, or the error a real model would log when it cannot read its inputs. */
   result: Promise<Buffer | Error>;
+  /** Where the `completed` webhook goes, or null; `notified` once it went. */
+  webhook: string | null;
+  notified: boolean;
 }
 
 /** Starts the emulator on 127.0.0.1; `url` is the base URL (paths /v1/... and /files/... below it). */
@@ -97,6 +110,9 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
   const durationMs = options.taskDurationMs ?? 1000;
   const targetField = options.targetField ?? "input_image";
   const faceField = options.faceField ?? "swap_image";
+  const webhookSecret = options.webhookSecret ?? DEFAULT_REPLICATE_WEBHOOK_SECRET;
+  const deliveries: WebhookDelivery[] = [];
+  const webhookTimers = new Set<NodeJS.Timeout>();
   const faults: ReplicateFault[] = [];
   const predictions = new Map<string, Prediction>();
   const createsByTarget = new Map<string, number>();
@@ -150,6 +166,22 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     };
   }
 
+  /** Replicate's `completed` event: the terminal prediction, once. */
+  async function notifyCompleted(p: Prediction): Promise<void> {
+    if (!p.webhook || p.notified) return;
+    const body = await view(p);
+    if (!TERMINAL.includes(body.status) || p.notified) return;
+    p.notified = true;
+    deliveries.push(
+      await deliverWebhook(
+        p.webhook,
+        webhookSecret,
+        `msg_${randomBytes(12).toString("hex")}`,
+        JSON.stringify(body),
+      ),
+    );
+  }
+
   async function create(path: string, raw: string): Promise<Answer> {
     let body: Record<string, unknown>;
     try {
@@ -190,8 +222,18 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
       task,
       canceled: false,
       result,
+      webhook: typeof body.webhook === "string" ? body.webhook : null,
+      notified: false,
     };
     predictions.set(prediction.id, prediction);
+    const wantsCompleted = filter === undefined || (filter as string[]).includes("completed");
+    if (prediction.webhook && wantsCompleted && task?.kind !== "never-finishes") {
+      const timer = setTimeout(() => {
+        webhookTimers.delete(timer);
+        void notifyCompleted(prediction);
+      }, durationMs + 1);
+      webhookTimers.add(timer);
+    }
     return { status: 201, body: await view(prediction) };
   }
 
@@ -231,12 +273,15 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     ) {
       return create(path, raw);
     }
+    if (method === "GET" && path === "/v1/webhooks/default/secret")
+      return { status: 200, body: { key: webhookSecret } };
     const [, predictionId, cancel] = /^\/v1\/predictions\/([^/]+)(\/cancel)?$/.exec(path) ?? [];
     const prediction = predictions.get(predictionId ?? "");
     if (!prediction) return problem(404, "Not found", "Not found.");
     if (method === "GET" && !cancel) checks++;
     if (method === "POST" && cancel && ["starting", "processing"].includes((await view(prediction)).status)) {
       prediction.canceled = true;
+      void notifyCompleted(prediction);
     }
     return { status: 200, body: await view(prediction) };
   }
@@ -276,15 +321,22 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     creates: () => new Map(createsByTarget),
     /** Accepted creates (path and body), oldest first. */
     createRequests: () => [...createRequests],
+    /** The signing secret of the webhooks this emulator sends. */
+    webhookSecret,
+    /** Webhooks POSTed so far (signed headers, body, the app's answer), oldest first. */
+    webhookDeliveries: () => [...deliveries],
     reset() {
       faults.length = 0;
       predictions.clear();
       createsByTarget.clear();
       createRequests.length = 0;
+      deliveries.length = 0;
+      for (const timer of webhookTimers) clearTimeout(timer);
+      webhookTimers.clear();
       checks = 0;
     },
     async close() {
-      for (const timer of timers) clearTimeout(timer);
+      for (const timer of [...timers, ...webhookTimers]) clearTimeout(timer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -38,13 +38,15 @@ function exited(child: ChildProcess): Promise<void> {
 
 /**
  * Starts the built app with `next start` (the real server) on a free port, with the offline
- * providers and a private data folder unless `env` says otherwise.
+ * providers and a private data folder unless `env` says otherwise. Pass `port` (from freePort())
+ * when the app must know its own URL beforehand, as PUBLIC_BASE_URL.
  */
 export async function startApp(
   env: Record<string, string> = {},
   dataDir = tempDir("data"),
+  port?: number,
 ): Promise<AppServer> {
-  const port = await freePort();
+  port ??= await freePort();
   const child = spawn(
     process.execPath,
     ["node_modules/next/dist/bin/next", "start", "-H", "127.0.0.1", "-p", String(port)],

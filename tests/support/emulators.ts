@@ -11,6 +11,14 @@ export interface VendorEmulators {
   close(): Promise<void>;
 }
 
+/** Webhook settings of the emulators that sign theirs (Kling's callbacks need none: they are unsigned). */
+export interface EmulatorWebhooks {
+  /** The project webhook OpenAI posts response events to. */
+  openai?: { url: string; secret: string };
+  /** Replicate's account signing secret (`whsec_…`). */
+  replicateSecret?: string;
+}
+
 /**
  * Starts the three vendor emulators with one task duration (on free ports unless `ports` are given),
  * and the env that wires the app to them.
@@ -18,11 +26,16 @@ export interface VendorEmulators {
 export async function startVendorEmulators(
   taskDurationMs = 500,
   ports: { openai?: number; kling?: number; replicate?: number } = {},
+  webhooks: EmulatorWebhooks = {},
 ): Promise<VendorEmulators> {
   const [openai, kling, replicate] = await Promise.all([
-    startOpenAIEmulator({ taskDurationMs, port: ports.openai }),
+    startOpenAIEmulator({ taskDurationMs, port: ports.openai, webhook: webhooks.openai }),
     startKlingEmulator({ taskDurationMs, port: ports.kling }),
-    startReplicateEmulator({ taskDurationMs, port: ports.replicate }),
+    startReplicateEmulator({
+      taskDurationMs,
+      port: ports.replicate,
+      webhookSecret: webhooks.replicateSecret,
+    }),
   ]);
   return {
     openai,

@@ -1,0 +1,58 @@
+import OpenAI, { NotFoundError } from "openai";
+import { z } from "zod";
+import type { AppConfig } from "@/lib/config";
+import { logEvent } from "@/lib/log";
+import { jobIdOfIdempotencyKey } from "./callback-urls";
+
+type OpenAIConfig = NonNullable<AppConfig["openai"]>;
+
+/** `response.completed`, `.failed`, `.cancelled`, `.incomplete`: the events that concern a response. */
+const responseEventSchema = z.object({
+  type: z.string().startsWith("response."),
+  data: z.object({ id: z.string().min(1) }),
+});
+
+/** The advice request records its idempotency key in the response's metadata. */
+const responseMetadataSchema = z.object({
+  metadata: z.record(z.string(), z.string()).nullish(),
+});
+
+const RETRIEVE_TIMEOUT_MS = 10_000;
+
+/** The response an event is about, or null for events of other kinds (batches, evals, …). */
+export function responseIdOfEvent(payload: unknown): string | null {
+  const parsed = responseEventSchema.safeParse(payload);
+  return parsed.success ? parsed.data.data.id : null;
+}
+
+let cached: { config: OpenAIConfig; client: OpenAI } | undefined;
+
+function clientFor(config: OpenAIConfig): OpenAI {
+  if (cached?.config !== config) {
+    cached = {
+      config,
+      client: new OpenAI({ apiKey: config.apiKey, baseURL: config.baseURL, maxRetries: 0 }),
+    };
+  }
+  return cached.client;
+}
+
+/**
+ * The job a response belongs to, read from the response itself with our own key (the event only
+ * names it). Null for a response that is not ours: the project webhook sees every response.
+ */
+export async function jobIdOfResponse(config: OpenAIConfig, responseId: string): Promise<string | null> {
+  let response: unknown;
+  try {
+    response = await clientFor(config).responses.retrieve(responseId, undefined, {
+      timeout: RETRIEVE_TIMEOUT_MS,
+    });
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    logEvent("callback.unknown_response", { source: "openai", responseId });
+    return null;
+  }
+  const parsed = responseMetadataSchema.safeParse(response);
+  const key = parsed.success ? parsed.data.metadata?.idempotency_key : undefined;
+  return key ? jobIdOfIdempotencyKey(key) : null;
+}
