@@ -93,11 +93,10 @@ class Advancer {
       const current = job.current;
       if (!step || !current)
         return this.commit(failJob(job, "Something went wrong on our side. Please try again."));
-      if (this.now() - current.startedAt > step.deadlineMs) {
-        logEvent("step.timed_out", { jobId: job.id, step: step.name, taskId: current.taskId });
-        return this.commit(failJob(job, `${step.label} took too long and was stopped. Please try again.`));
+      if (current.taskId === null) {
+        return this.isOverdue(job, step) ? this.timeOut(job, step) : this.submit(job, step);
       }
-      if (current.taskId === null) return this.submit(job, step);
+      // Past the deadline a task is still checked once: a result that is ready is never thrown away.
       const before = job.stepIndex;
       job = await this.check(job, step, current.taskId);
       if (job.stepIndex === before) return job;
@@ -142,6 +141,7 @@ class Advancer {
       const result = await step.check(rt, taskId, { signal: rt.signal });
       switch (result.state) {
         case "running":
+          if (this.isOverdue(job, step)) return this.timeOut(job, step);
           return this.commit(scheduleCheck(job, this.nextCheckAt(step, result.nextCheckInMs)));
         case "failed":
           return this.fail(job, step, result.error, "task");
@@ -154,6 +154,16 @@ class Advancer {
     } catch (error) {
       return this.fail(job, step, error, "check");
     }
+  }
+
+  /** Every step has a deadline, counted from its start, so no job stays in progress forever. */
+  private isOverdue(job: StoredJob, step: Step): boolean {
+    return this.now() - (job.current?.startedAt ?? 0) > step.deadlineMs;
+  }
+
+  private timeOut(job: StoredJob, step: Step): Promise<StoredJob> {
+    logEvent("step.timed_out", { jobId: job.id, step: step.name, taskId: job.current?.taskId ?? null });
+    return this.commit(failJob(job, `${step.label} took too long and was stopped. Please try again.`));
   }
 
   private nextCheckAt(step: Step, hintMs: number | undefined): number {
@@ -175,6 +185,7 @@ class Advancer {
       detail: failure.detail ?? failure.message,
     });
     if (failure.kind === "permanent") return this.commit(failJob(job, failure.message));
+    if (this.isOverdue(job, step)) return this.timeOut(job, step);
     if (failures >= step.retry.maxFailures) {
       return this.commit(
         failJob(job, `${failure.message} We tried ${failures} times; please try again later.`),

@@ -129,7 +129,10 @@ describe("advance", () => {
     await advanceWhenDue();
     await advance(JOB_ID, deps, { ignoreSchedule: true });
     expect(providers.advice.submits).toHaveLength(0);
-    providers.advice.onCheck({ state: "running", nextCheckInMs: 60_000 }, { state: "succeeded", output: SAMPLE });
+    providers.advice.onCheck(
+      { state: "running", nextCheckInMs: 60_000 },
+      { state: "succeeded", output: SAMPLE },
+    );
     await advanceWhenDue(); // submits
     await advanceWhenDue(); // running, next check in a minute
     const nudged = await advance(JOB_ID, deps, { ignoreSchedule: true });
@@ -241,6 +244,30 @@ describe("advance", () => {
     expect(job.error).toBe("Writing your styling advice took too long and was stopped. Please try again.");
     expect(clock - START).toBeGreaterThan(deadline);
     expect(clock - START).toBeLessThan(deadline + 10_000);
+  });
+
+  it("keeps a result that is ready when the deadline has passed (a late sweep loses nothing)", async () => {
+    await createJob();
+    providers.advice.onCheck(
+      { state: "running", nextCheckInMs: 1_000 },
+      { state: "succeeded", output: SAMPLE },
+    );
+    await advanceWhenDue(); // submit
+    await advanceWhenDue(); // running
+    clock += (PIPELINE[0]?.deadlineMs ?? 0) + 60_000; // nobody polled for a long time
+    const job = await advance(JOB_ID, deps);
+    expect(job?.status).toBe("processing-style");
+    expect(job?.artifacts.advice?.summary).toBe(SAMPLE.summary);
+  });
+
+  it("times out instead of retrying once a step is past its deadline", async () => {
+    await createJob();
+    providers.advice.onCheck(new ProviderError("transient", "Busy."));
+    await advanceWhenDue();
+    clock += (PIPELINE[0]?.deadlineMs ?? 0) + 1;
+    const job = await advance(JOB_ID, deps);
+    expect(job?.status).toBe("failed");
+    expect(job?.error).toBe("Writing your styling advice took too long and was stopped. Please try again.");
   });
 
   it("recovers a submit whose answer was lost instead of paying for it twice", async () => {
