@@ -314,7 +314,12 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
     await chooseByKeyboard("garment_image", garment);
     await tabTo("occasion");
     await keyboard.type("Gallery opening");
+    // Both photos are downscaled in the background; the button is enabled only once both are ready.
+    await studio.picker("human_image").getByTestId("picker-preview").waitFor();
     await studio.picker("garment_image").getByTestId("picker-preview").waitFor();
+    await expect
+      .poll(() => studio.page.getByRole("button", { name: "Get Styling Advice" }).isEnabled())
+      .toBe(true);
     await keyboard.press("Enter");
 
     await studio.waitForView("progress");
