@@ -1,4 +1,5 @@
 import { Studio } from "@/components/studio";
+import { getConfig } from "@/lib/config";
 
 interface HomePageProps {
   searchParams: Promise<Record<string, string | string[] | undefined>>;
@@ -26,7 +27,10 @@ export default async function HomePage({ searchParams }: HomePageProps) {
         </div>
       </header>
       <main className="mx-auto w-full max-w-5xl flex-1 px-5 py-10 sm:px-8 sm:py-14">
-        <Studio initialJobId={typeof job === "string" && job ? job : null} />
+        <Studio
+          initialJobId={typeof job === "string" && job ? job : null}
+          directUploads={getConfig().blobs.kind === "vercel-blob"}
+        />
       </main>
     </div>
   );

@@ -10,6 +10,17 @@ interface ResultViewProps {
   onTryAnother(): void;
 }
 
+/**
+ * A link that saves the image. `download` is ignored for other origins, so a Vercel Blob URL gets its
+ * `?download=1` form, which the service answers as an attachment; our own /api/files URLs are relative.
+ */
+function downloadUrlOf(imageUrl: string): string {
+  if (!/^https?:\/\//i.test(imageUrl)) return imageUrl;
+  const url = new URL(imageUrl);
+  url.searchParams.set("download", "1");
+  return url.href;
+}
+
 /** The finished look: the image, large, to download; the advice and its pieces; the occasion. */
 export function ResultView({ job, focusHeading, onTryAnother }: ResultViewProps) {
   const tookMs = Date.parse(job.updatedAt) - Date.parse(job.createdAt);
@@ -74,7 +85,7 @@ export function ResultView({ job, focusHeading, onTryAnother }: ResultViewProps)
         )}
 
         <div className="mt-8 flex flex-col gap-3 sm:flex-row">
-          <a href={job.imageUrl} download="style-studio-look.jpg" className={BUTTON.primary}>
+          <a href={downloadUrlOf(job.imageUrl)} download="style-studio-look.jpg" className={BUTTON.primary}>
             <DownloadIcon className="size-4" />
             Download image
           </a>

@@ -6,8 +6,8 @@ import { FormView } from "@/components/form-view";
 import { MissingJobView } from "@/components/missing-job-view";
 import { ProgressView } from "@/components/progress-view";
 import { ResultView } from "@/components/result-view";
+import { preloadDirectUploads, startLook } from "@/components/start-look";
 import { announcementOf, studioViewOf } from "@/components/studio-view";
-import { uploadLook } from "@/components/upload-look";
 import { useImageFile } from "@/hooks/use-image-file";
 import { useJobPolling } from "@/hooks/use-job-polling";
 
@@ -16,8 +16,14 @@ function showJobInUrl(jobId: string | null): void {
   window.history.replaceState(null, "", jobId ? `/?job=${encodeURIComponent(jobId)}` : "/");
 }
 
+interface StudioProps {
+  initialJobId: string | null;
+  /** The server stores images in Vercel Blob: photos go there straight from the browser. */
+  directUploads: boolean;
+}
+
 /** The studio page: the form, then the job's progress, result, failure or absence. */
-export function Studio({ initialJobId }: { initialJobId: string | null }) {
+export function Studio({ initialJobId, directUploads }: StudioProps) {
   const person = useImageFile();
   const garment = useImageFile();
   const [occasion, setOccasion] = useState("");
@@ -37,6 +43,9 @@ export function Studio({ initialJobId }: { initialJobId: string | null }) {
   }
 
   useEffect(() => () => uploadAbort.current?.abort(), []);
+  useEffect(() => {
+    if (directUploads) preloadDirectUploads();
+  }, [directUploads]);
 
   const openJob = (id: string | null) => {
     setJobId(id);
@@ -49,13 +58,16 @@ export function Studio({ initialJobId }: { initialJobId: string | null }) {
     uploadAbort.current = controller;
     setStartError(null);
     setUploadFraction(0);
-    const outcome = await uploadLook({
-      person: person.photo.blob,
-      garment: garment.photo.blob,
-      occasion: occasion.trim(),
-      onProgress: setUploadFraction,
-      signal: controller.signal,
-    });
+    const outcome = await startLook(
+      {
+        person: person.photo.blob,
+        garment: garment.photo.blob,
+        occasion: occasion.trim(),
+        onProgress: setUploadFraction,
+        signal: controller.signal,
+      },
+      directUploads,
+    );
     if (controller.signal.aborted) return;
     setUploadFraction(null);
     if (outcome.ok) openJob(outcome.jobId);

@@ -30,6 +30,13 @@ export function chromiumAvailable(): boolean {
   return false;
 }
 
+export interface LaunchOptions {
+  /** Extra Chromium flags, e.g. --host-resolver-rules to send a host to a local server. */
+  args?: string[];
+  ignoreHTTPSErrors?: boolean;
+  bypassCSP?: boolean;
+}
+
 export interface Browser {
   context: BrowserContext;
   close(): Promise<void>;
@@ -39,15 +46,17 @@ export interface Browser {
  * Launches Chromium with a fresh profile. Chromium writes into $HOME even then, so its temp, config and
  * cache folders point into a private folder under .tmp/, removed on close.
  */
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(options: LaunchOptions = {}): Promise<Browser> {
   mkdirSync(path.join(PROJECT_ROOT, ".tmp"), { recursive: true });
   const root = mkdtempSync(path.join(PROJECT_ROOT, ".tmp", "e2e-browser-"));
   const dirs = { profile: "profile", tmp: "tmp", config: "config", cache: "cache" };
   for (const dir of Object.values(dirs)) mkdirSync(path.join(root, dir));
   const context = await chromium.launchPersistentContext(path.join(root, dirs.profile), {
     executablePath: CHROMIUM_PATH,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...(options.args ?? [])],
     headless: true,
+    ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
+    bypassCSP: options.bypassCSP ?? false,
     viewport: { width: 1280, height: 900 },
     env: {
       ...process.env,
