@@ -14,6 +14,7 @@ const STATUS_BY_CODE = {
   invalid_job_id: 400,
   invalid_file_key: 400,
   unauthorized: 401,
+  not_found: 404,
   job_not_found: 404,
   file_not_found: 404,
   direct_uploads_disabled: 404,

@@ -8,6 +8,7 @@ import type { StartForm } from "@/lib/jobs/read-start-form";
 import { freshStep } from "@/lib/jobs/transitions";
 import { logEvent } from "@/lib/log";
 import type { Runtime } from "@/lib/runtime";
+import { type ActiveJobCap, ActiveJobCapError } from "@/lib/store/types";
 
 /** Refuses a client that started too many jobs in the current window. */
 async function enforceStartRateLimit(rt: Runtime, clientKey: string): Promise<void> {
@@ -28,19 +29,21 @@ async function enforceStartRateLimit(rt: Runtime, clientKey: string): Promise<vo
 /** A job untouched for this long counts as abandoned, not in progress (its tab is gone). */
 const ACTIVE_WINDOW_MS = 15 * 60_000;
 
-/** Refuses new work while the configured number of jobs is already in progress: provider spend stays bounded. */
-async function enforceActiveJobCap(rt: Runtime): Promise<void> {
+const capReached = () =>
+  new AppError("too_many_active_jobs", "Many looks are being made right now. Please try again in a minute.", {
+    headers: { "Retry-After": "60" },
+  });
+
+/** The in-progress cap, or none: provider spend stays bounded. */
+function activeJobCap(rt: Runtime): ActiveJobCap | undefined {
   const max = rt.config.maxActiveJobs;
-  if (max === 0) return;
-  if ((await rt.store.countActive(Date.now() - ACTIVE_WINDOW_MS)) >= max) {
-    throw new AppError(
-      "too_many_active_jobs",
-      "Many looks are being made right now. Please try again in a minute.",
-      {
-        headers: { "Retry-After": "60" },
-      },
-    );
-  }
+  return max === 0 ? undefined : { max, since: Date.now() - ACTIVE_WINDOW_MS };
+}
+
+/** A cheap early refusal before any image is stored; the store's create enforces the cap atomically. */
+async function refuseWhenCapReached(rt: Runtime): Promise<void> {
+  const cap = activeJobCap(rt);
+  if (cap && (await rt.store.countActive(cap.since)) >= cap.max) throw capReached();
 }
 
 /**
@@ -59,7 +62,7 @@ export async function startJob(rt: Runtime, form: StartForm, clientKey: string):
     normalizeUpload(form.garment, "garment_image"),
   ]);
   await enforceStartRateLimit(rt, clientKey);
-  await enforceActiveJobCap(rt);
+  await refuseWhenCapReached(rt);
 
   const jobId = randomUUID();
   const suffix = randomBytes(6).toString("hex");
@@ -89,7 +92,9 @@ export async function startJob(rt: Runtime, form: StartForm, clientKey: string):
       createdAt: now,
       updatedAt: now,
     };
-    await rt.store.create(job);
+    await rt.store.create(job, activeJobCap(rt)).catch((error: unknown) => {
+      throw error instanceof ActiveJobCapError ? capReached() : error;
+    });
     logEvent("job.created", { jobId });
     return job;
   } catch (error) {

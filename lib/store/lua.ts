@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { parseStoredJob, type StoredJob } from "@/lib/jobs/job";
 import { keysFor } from "@/lib/store/keys";
-import { activeAt, type JobStore } from "@/lib/store/types";
+import { ActiveJobCapError, activeAt, type JobStore } from "@/lib/store/types";
 
 /** A Lua script and its SHA-1, so drivers can try EVALSHA before sending the source. */
 export interface LuaScript {
@@ -29,8 +29,12 @@ end`;
  * string with an expiry; its `version` field is what compare-and-set compares.
  */
 export const SCRIPTS = {
-  /** KEYS: job, active. ARGV: json, ttlSeconds, activeAt ('' = finished), id. → 1 created, 0 exists. */
+  /**
+   * KEYS: job, active. ARGV: json, ttlSeconds, activeAt ('' = finished), id, capMax ('' = none),
+   * capSince. → 1 created, 0 exists, -1 the in-progress cap is reached.
+   */
   create: lua(`
+if ARGV[5] ~= '' and redis.call('ZCOUNT', KEYS[2], ARGV[6], '+inf') >= tonumber(ARGV[5]) then return -1 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
 ${INDEX_JOB}
 return 1`),
@@ -84,6 +88,7 @@ export interface ScriptRunner {
 }
 
 const flagReply = z.union([z.literal(0), z.literal(1)]);
+const createReply = z.union([z.literal(-1), z.literal(0), z.literal(1)]);
 const jobReply = z.string().nullable();
 const hitReply = z.tuple([z.number().int(), z.number().int()]);
 const idsReply = z.array(z.string());
@@ -100,10 +105,16 @@ export function createScriptedJobStore(
   const indexArgs = (job: StoredJob) => [ttl, String(activeAt(job) ?? ""), job.id];
 
   return {
-    async create(job) {
-      const created = flagReply.parse(
-        await runner.run(SCRIPTS.create, jobKeys(job.id), [JSON.stringify(job), ...indexArgs(job)]),
+    async create(job, cap) {
+      const capArgs = cap ? [String(cap.max), String(cap.since)] : ["", ""];
+      const created = createReply.parse(
+        await runner.run(SCRIPTS.create, jobKeys(job.id), [
+          JSON.stringify(job),
+          ...indexArgs(job),
+          ...capArgs,
+        ]),
       );
+      if (created === -1) throw new ActiveJobCapError();
       if (created === 0) throw new Error(`Job ${job.id} already exists`);
     },
 

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { parseStoredJob, type StoredJob } from "@/lib/jobs/job";
-import { activeAt, type JobStore, StoreUnavailableError } from "@/lib/store/types";
+import { ActiveJobCapError, activeAt, type JobStore, StoreUnavailableError } from "@/lib/store/types";
 
 /** Options of the embedded store. */
 export interface SqliteStoreOptions {
@@ -128,18 +128,19 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
   }
 
   return {
-    create: (job) =>
+    create: (job, cap) =>
       use((sql, now) => {
         sweepIfDue(sql, now);
-        const result = sql.create.run(
-          job.id,
-          job.version,
-          JSON.stringify(job),
-          now + jobTtlMs,
-          activeAt(job),
-          now,
-        );
-        if (result.changes === 0) throw new Error(`Job ${job.id} already exists`);
+        // IMMEDIATE: the cap's count and the insert happen under one write lock, across processes.
+        sql.db
+          .transaction(() => {
+            if (cap && (sql.countActive.get(cap.since, now)?.count ?? 0) >= cap.max)
+              throw new ActiveJobCapError();
+            const data = JSON.stringify(job);
+            const result = sql.create.run(job.id, job.version, data, now + jobTtlMs, activeAt(job), now);
+            if (result.changes === 0) throw new Error(`Job ${job.id} already exists`);
+          })
+          .immediate();
       }),
 
     get: (jobId) => use((sql, now) => readJob(sql, jobId, now)),

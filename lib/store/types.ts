@@ -5,8 +5,12 @@ import { isTerminal, type StoredJob } from "@/lib/jobs/job";
  * advancers from calling a provider for the same job at once. Every key carries a TTL.
  */
 export interface JobStore {
-  /** Stores a new job (version 0). Throws if the id exists. */
-  create(job: StoredJob): Promise<void>;
+  /**
+   * Stores a new job (version 0). Throws if the id exists, and throws ActiveJobCapError — writing
+   * nothing — when `cap` is given and `cap.max` unfinished jobs were active since `cap.since`: the
+   * count and the write are one atomic step, so a burst of starts cannot overshoot the cap.
+   */
+  create(job: StoredJob, cap?: ActiveJobCap): Promise<void>;
   /** One round trip. Null for an unknown or expired job. */
   get(jobId: string): Promise<StoredJob | null>;
   /**
@@ -42,6 +46,20 @@ export interface JobStore {
  */
 export function activeAt(job: StoredJob): number | null {
   return isTerminal(job.status) ? null : Math.max(job.nextCheckAt, job.updatedAt);
+}
+
+/** The in-progress cap `create` enforces: at most `max` unfinished jobs active since `since`. */
+export interface ActiveJobCap {
+  max: number;
+  since: number;
+}
+
+/** Thrown by `create` when the in-progress cap is reached. */
+export class ActiveJobCapError extends Error {
+  constructor() {
+    super("The cap on jobs in progress is reached");
+    this.name = "ActiveJobCapError";
+  }
 }
 
 /** Thrown when the store cannot be reached: becomes 503 store_unavailable. */

@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -12,9 +10,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { keysFor } from "@/lib/store/keys";
 import { createRedisStore } from "@/lib/store/redis";
 import { createSqliteStore } from "@/lib/store/sqlite";
-import { type JobStore, StoreUnavailableError } from "@/lib/store/types";
+import { ActiveJobCapError, type JobStore, StoreUnavailableError } from "@/lib/store/types";
 import { createUpstashStore } from "@/lib/store/upstash";
 import { makeStoredJob } from "@/tests/support/job-factory";
+import { type PrivateRedis, startPrivateRedis } from "@/tests/support/private-redis";
 import { requireRedis, TEST_REDIS_URL } from "@/tests/support/redis";
 import { startUpstashProxy, type UpstashProxy } from "@/tests/support/upstash-proxy";
 
@@ -195,6 +194,24 @@ function describeJobStoreConformance(name: string, makeBackend: () => Backend, {
       expect(await store.listDue(now, 10)).toEqual([dueSoon.id]);
     });
 
+    it("creates at most cap.max active jobs when a burst races for the last places", async () => {
+      const store = open();
+      const since = Date.now() - 60_000;
+      await store.create(makeStoredJob({ status: "completed" }), { max: 3, since });
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, () => store.create(makeStoredJob(), { max: 3, since })),
+      );
+      expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(3);
+      for (const result of results) {
+        if (result.status === "rejected") expect(result.reason).toBeInstanceOf(ActiveJobCapError);
+      }
+      expect(await store.countActive(since)).toBe(3);
+      // Old activity does not count against the cap.
+      await expect(
+        store.create(makeStoredJob(), { max: 3, since: Date.now() + 60_000 }),
+      ).resolves.toBeUndefined();
+    });
+
     it("counts hits in a fixed window and starts again after it", async () => {
       const store = open();
       expect(await store.hit("ip-1", 300)).toMatchObject({ count: 1 });
@@ -337,52 +354,24 @@ describe("an unreachable store fails fast with StoreUnavailableError", () => {
   });
 });
 
-/** A private redis-server (never the shared one) that a test may stop and start again. */
-async function startPrivateRedis(port: number): Promise<ChildProcess> {
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-  const server = spawn("redis-server", args, { stdio: "ignore" });
-  const probe = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: 50 } });
-  probe.on("error", () => {});
-  await probe.connect();
-  await probe.close();
-  return server;
-}
-
-function stopPrivateRedis(server: ChildProcess): Promise<void> {
-  if (server.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    server.once("exit", () => resolve());
-    server.kill();
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe.skipIf(!hasRedis)("a Redis that goes away and comes back", () => {
-  let port: number;
-  let server: ChildProcess;
+  // A private redis-server (never the shared one) that a test may stop and start again.
+  let redis: PrivateRedis;
   beforeEach(async () => {
-    port = await freePort();
-    server = await startPrivateRedis(port);
+    redis = await startPrivateRedis();
   });
-  afterEach(() => stopPrivateRedis(server));
+  afterEach(() => redis.stop());
 
   it("fails fast while it is down and reconnects by itself (scripts reloaded after the restart)", async () => {
-    const store = createRedisStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: "p", ttlSeconds: 60 });
+    const store = createRedisStore({ url: redis.url, keyPrefix: "p", ttlSeconds: 60 });
     try {
       const job = makeStoredJob();
       await store.create(job);
-      await stopPrivateRedis(server);
+      await redis.stop();
       const started = Date.now();
       await expect(store.get(job.id)).rejects.toBeInstanceOf(StoreUnavailableError);
       expect(Date.now() - started).toBeLessThan(1_000);
-      server = await startPrivateRedis(port);
+      await redis.start();
       await vi.waitFor(async () => expect(await store.get(job.id)).toBeNull(), {
         timeout: 10_000,
         interval: 200,
@@ -395,7 +384,7 @@ describe.skipIf(!hasRedis)("a Redis that goes away and comes back", () => {
   });
 
   it("upstash runs its scripts on a server that has never seen them", async () => {
-    const proxy = await startUpstashProxy({ redisUrl: `redis://127.0.0.1:${port}`, token: "t" });
+    const proxy = await startUpstashProxy({ redisUrl: redis.url, token: "t" });
     const store = createUpstashStore({ url: proxy.url, token: "t", keyPrefix: "p", ttlSeconds: 60 });
     try {
       const job = makeStoredJob();
