@@ -115,7 +115,8 @@ class Advancer {
       // The last submit's answer was lost (crash or error): adopt its task if the provider has it.
       const rt = this.runtime(job);
       try {
-        const found = await step.findTask(rt, idempotencyKey, { signal: rt.signal });
+        const since = job.current.submittingAt;
+        const found = await step.findTask(rt, idempotencyKey, { signal: rt.signal, since });
         if (found) {
           logEvent("step.task_recovered", { jobId: job.id, step: step.name, taskId: found.taskId });
           return this.commit(recordTask(job, found.taskId, this.now() + step.checkIntervalMs));

@@ -5,6 +5,7 @@ import type { Artifacts, JobStatus, StepName, StoredJob } from "@/lib/jobs/job";
 import type {
   CheckContext,
   CheckResult,
+  FindContext,
   ImageInput,
   ImageResult,
   Providers,
@@ -43,7 +44,7 @@ export interface Step {
   provider(providers: Providers): { name: string; canFindTasks: boolean };
   submit(rt: StepRuntime, ctx: SubmitContext): Promise<{ taskId: string; nextCheckInMs?: number }>;
   check(rt: StepRuntime, taskId: string, ctx: CheckContext): Promise<CheckResult<unknown>>;
-  findTask(rt: StepRuntime, idempotencyKey: string, ctx: CheckContext): Promise<{ taskId: string } | null>;
+  findTask(rt: StepRuntime, idempotencyKey: string, ctx: FindContext): Promise<{ taskId: string } | null>;
   /** Keeps the output (images copied into our storage) and returns what it adds to the artifacts. */
   save(rt: StepRuntime, output: unknown): Promise<Partial<Artifacts>>;
 }

@@ -4,23 +4,43 @@
 export type ProviderErrorKind = "transient" | "permanent";
 
 /**
+ * What a failed create says about the paid task. `not_created`: the vendor certainly made nothing
+ * (refused connection, DNS failure, a 4xx validation or auth answer, a 429): safe to retry.
+ * `unknown`: the request may have been accepted (timeout after sending, reset, 5xx, malformed
+ * answer): never repeated blindly. A submit failure without an outcome counts as `unknown`.
+ */
+export type CreateOutcome = "not_created" | "unknown";
+
+/**
  * A provider failure. `message` is shown to the person; `detail` (the raw vendor answer) goes to the log only.
  */
 export class ProviderError extends Error {
   readonly kind: ProviderErrorKind;
   readonly detail: string | undefined;
   readonly retryAfterMs: number | undefined;
+  /** Set by a submit that failed: whether the paid task may exist anyway. */
+  readonly outcome: CreateOutcome | undefined;
+  /** Set by a check: the vendor does not know the task (a 404). It is checked again before a new attempt. */
+  readonly taskMissing: boolean;
 
   constructor(
     kind: ProviderErrorKind,
     message: string,
-    options: { detail?: string; retryAfterMs?: number; cause?: unknown } = {},
+    options: {
+      detail?: string;
+      retryAfterMs?: number;
+      outcome?: CreateOutcome;
+      taskMissing?: boolean;
+      cause?: unknown;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = "ProviderError";
     this.kind = kind;
     this.detail = options.detail;
     this.retryAfterMs = options.retryAfterMs;
+    this.outcome = options.outcome;
+    this.taskMissing = options.taskMissing ?? false;
   }
 }
 
@@ -45,6 +65,11 @@ export interface CheckContext {
   signal: AbortSignal;
 }
 
+export interface FindContext extends CheckContext {
+  /** When the submit being looked for began (ms epoch): a lookup need search no further back. */
+  since: number;
+}
+
 export type CheckResult<Out> =
   /** `nextCheckInMs`: when the provider expects a change worth checking for (poll hint). */
   | { state: "running"; progress?: number; nextCheckInMs?: number }
@@ -59,9 +84,15 @@ export interface TaskProvider<In, Out> {
   check(taskId: string, ctx: CheckContext): Promise<CheckResult<Out>>;
   /**
    * Finds a task created earlier with this idempotency key, for a submit whose answer was lost.
-   * Providers that cannot look tasks up leave it out.
+   * Null means the vendor has no such task (the lookup is authoritative); providers that cannot look
+   * tasks up leave it out, and a lookup that cannot answer this time throws.
    */
-  findTask?(idempotencyKey: string, ctx: CheckContext): Promise<{ taskId: string } | null>;
+  findTask?(idempotencyKey: string, ctx: FindContext): Promise<{ taskId: string } | null>;
+  /**
+   * Cancels a task at the vendor (a duplicate, a timed-out or a cancelled one), best effort.
+   * Vendors without a cancel API leave it out.
+   */
+  cancel?(taskId: string, ctx: CheckContext): Promise<void>;
 }
 
 /** The styling advice: what the person reads, plus the prompt that drives the style image. */

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
 
@@ -15,8 +16,6 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-
-const PROJECT_ROOT = path.resolve(import.meta.dirname, "../..");
 
 /**
  * Whether the browser suite can run. Without Chromium it is skipped with a loud reason, except under
@@ -44,11 +43,12 @@ export interface Browser {
 
 /**
  * Launches Chromium with a fresh profile. Chromium writes into $HOME even then, so its temp, config and
- * cache folders point into a private folder under .tmp/, removed on close.
+ * cache folders point into a private folder, removed on close. That folder is under the OS temp folder,
+ * never the checkout: Chromium puts a Unix socket under TMPDIR, and a socket path may be at most 107
+ * bytes, which a checkout in a deep folder exceeds.
  */
 export async function launchBrowser(options: LaunchOptions = {}): Promise<Browser> {
-  mkdirSync(path.join(PROJECT_ROOT, ".tmp"), { recursive: true });
-  const root = mkdtempSync(path.join(PROJECT_ROOT, ".tmp", "e2e-browser-"));
+  const root = mkdtempSync(path.join(os.tmpdir(), "ss-e2e-"));
   const dirs = { profile: "profile", tmp: "tmp", config: "config", cache: "cache" };
   for (const dir of Object.values(dirs)) mkdirSync(path.join(root, dir));
   const context = await chromium.launchPersistentContext(path.join(root, dirs.profile), {

@@ -382,12 +382,14 @@ describe("recovery", () => {
       { styled: bytesOf(person), garment: bytesOf(garment) },
       submitCtx("job16-tryon-1"),
     );
-    expect(await style.findTask?.("job16-style-1", checkCtx())).toEqual({ taskId });
-    expect(await tryon.findTask?.("job16-tryon-1", checkCtx())).toEqual({ taskId: tryonTask.taskId });
-    expect(await style.findTask?.("job16-tryon-1", checkCtx())).toBeNull();
-    expect(await style.findTask?.("no-such-job-style-1", checkCtx())).toBeNull();
+    expect(await style.findTask?.("job16-style-1", { ...checkCtx(), since: 0 })).toEqual({ taskId });
+    expect(await tryon.findTask?.("job16-tryon-1", { ...checkCtx(), since: 0 })).toEqual({
+      taskId: tryonTask.taskId,
+    });
+    expect(await style.findTask?.("job16-tryon-1", { ...checkCtx(), since: 0 })).toBeNull();
+    expect(await style.findTask?.("no-such-job-style-1", { ...checkCtx(), since: 0 })).toBeNull();
     emulator.faults.push({ on: "list", kind: "http", status: 404, code: 1203 });
-    expect(await style.findTask?.("job16-style-1", checkCtx())).toBeNull();
+    expect(await style.findTask?.("job16-style-1", { ...checkCtx(), since: 0 })).toBeNull();
   });
 
   it("adopts the task of a submit whose answer was lost instead of creating another", async () => {
@@ -397,7 +399,7 @@ describe("recovery", () => {
       style.submit(styleInput(), submitCtx("job17-style-1", AbortSignal.timeout(600))),
     );
     expect(lost.kind).toBe("transient");
-    const found = await style.findTask?.("job17-style-1", checkCtx());
+    const found = await style.findTask?.("job17-style-1", { ...checkCtx(), since: 0 });
     expect(found).toBeTruthy();
     const retried = await style.submit(styleInput(), submitCtx("job17-style-1"));
     expect(retried.taskId).toBe(found?.taskId);

@@ -130,10 +130,10 @@ describe("local providers", () => {
       { taskId: first.taskId, kind: "advice", idempotencyKey: "job-2-advice-1" },
       { taskId: second.taskId, kind: "advice", idempotencyKey: "job-2-advice-1" },
     ]);
-    expect(await providers().advice.findTask?.("job-2-advice-1", { signal })).toEqual({
+    expect(await providers().advice.findTask?.("job-2-advice-1", { signal, since: 0 })).toEqual({
       taskId: second.taskId,
     });
-    expect(await advice.findTask?.("job-2-advice-2", { signal })).toBeNull();
+    expect(await advice.findTask?.("job-2-advice-2", { signal, since: 0 })).toBeNull();
   });
 
   it.each(["0b7d2a8e-1111-4222-8333-944444444444", "../../etc/passwd", ""])(
