@@ -126,6 +126,26 @@ function pair(env: Env, a: keyof Env, b: keyof Env): [string, string] | null {
   return null;
 }
 
+/**
+ * A vendor base URL in the form our adapters use: no trailing slash, and without the API version when
+ * request paths carry it. Operators paste the vendor's own documented form (Replicate's and OpenAI's
+ * include `/v1`, Kling's does not), so both spellings are accepted.
+ */
+function baseUrlWithoutVersion(raw: string): string {
+  return raw.replace(/\/+$/, "").replace(/\/v1$/, "");
+}
+
+/** OpenAI's SDK wants the base with `/v1`; a bare origin (`https://api.openai.com`) gets it added. */
+function openAIBaseUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  const trimmed = raw.replace(/\/+$/, "");
+  return URL.canParse(trimmed) && new URL(trimmed).pathname === "/" ? `${trimmed}/v1` : trimmed;
+}
+
+/** Replicate runs a community model only by version (changelog 2025-08-05), so the default names one. */
+export const DEFAULT_REPLICATE_FACESWAP_MODEL =
+  "codeplugtech/face-swap:278a81e7ebb22db98bcba54de985d22cc1abeead2754eb1f2af717247be69b34";
+
 function storeFrom(env: Env, dataDir: string): StoreConfig {
   const kv =
     pair(env, "KV_REST_API_URL", "KV_REST_API_TOKEN") ??
@@ -158,7 +178,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
     openai: env.OPENAI_API_KEY
       ? {
           apiKey: env.OPENAI_API_KEY,
-          baseURL: env.OPENAI_BASE_URL,
+          baseURL: openAIBaseUrl(env.OPENAI_BASE_URL),
           model: env.OPENAI_MODEL ?? "gpt-4.1-mini",
         }
       : null,
@@ -166,7 +186,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
       ? {
           accessKey: kling[0],
           secretKey: kling[1],
-          baseUrl: env.KLING_API_BASE_URL ?? "https://api-singapore.klingai.com",
+          baseUrl: baseUrlWithoutVersion(env.KLING_API_BASE_URL ?? "https://api-singapore.klingai.com"),
           styleModel: env.KLING_STYLE_MODEL ?? "kling-v1-5",
           tryonModel: env.KLING_TRYON_MODEL ?? "kolors-virtual-try-on-v1-5",
         }
@@ -174,8 +194,8 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
     replicate: env.REPLICATE_API_TOKEN
       ? {
           token: env.REPLICATE_API_TOKEN,
-          baseUrl: env.REPLICATE_API_BASE_URL ?? "https://api.replicate.com",
-          model: env.REPLICATE_FACESWAP_MODEL ?? "codeplugtech/face-swap",
+          baseUrl: baseUrlWithoutVersion(env.REPLICATE_API_BASE_URL ?? "https://api.replicate.com/v1"),
+          model: env.REPLICATE_FACESWAP_MODEL ?? DEFAULT_REPLICATE_FACESWAP_MODEL,
           targetField: env.REPLICATE_TARGET_FIELD ?? "input_image",
           faceField: env.REPLICATE_FACE_FIELD ?? "swap_image",
         }

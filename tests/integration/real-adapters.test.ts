@@ -115,3 +115,30 @@ describe.skipIf(!hasRedis)("two app processes on one Redis, with the real adapte
     expect([...vendors.replicate.creates().values()].every((count) => count === 1)).toBe(true);
   });
 });
+
+describe("REPLICATE_API_BASE_URL in either form", () => {
+  // Replicate's docs and its own client give the base with /v1; the adapter's paths carry /v1 too.
+  for (const suffix of ["/v1", ""]) {
+    it(`completes a job with the base set to <emulator>${suffix}`, async () => {
+      const app = await startApp({
+        ...vendors.env,
+        REPLICATE_API_BASE_URL: `${vendors.replicate.url}${suffix}`,
+      });
+      try {
+        const before = [...vendors.replicate.creates().values()].reduce((a, b) => a + b, 0);
+        const form = startForm({
+          person: await personPhoto(),
+          garment: await garmentPhoto(colour(suffix ? 20 : 21)),
+          occasion: `Base URL ${suffix || "bare"}`,
+        });
+        const jobId = await startJobOver(app.url, form);
+        const { final } = await pollUntilDone([app.url], jobId, { intervalMs: 200 });
+        expect(final.status).toBe("completed");
+        const after = [...vendors.replicate.creates().values()].reduce((a, b) => a + b, 0);
+        expect(after - before).toBe(1);
+      } finally {
+        await app.stop();
+      }
+    });
+  }
+});

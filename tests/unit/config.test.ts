@@ -46,4 +46,37 @@ describe("parseConfig", () => {
     expect(parseConfig({ VERCEL: "1" }).onVercelWithoutKv).toBe(true);
     expect(parseConfig({ VERCEL: "1", REDIS_URL: "redis://r" }).onVercelWithoutKv).toBe(false);
   });
+
+  it("accepts each vendor's base URL in its own documented form, with or without /v1 and a slash", () => {
+    const replicate = (base: string) =>
+      parseConfig({ REPLICATE_API_TOKEN: "r", REPLICATE_API_BASE_URL: base }).replicate?.baseUrl;
+    for (const base of [
+      "http://127.0.0.1:9/v1",
+      "http://127.0.0.1:9/v1/",
+      "http://127.0.0.1:9",
+      "http://127.0.0.1:9/",
+    ]) {
+      expect(replicate(base)).toBe("http://127.0.0.1:9");
+    }
+    expect(parseConfig({ REPLICATE_API_TOKEN: "r" }).replicate?.baseUrl).toBe("https://api.replicate.com");
+
+    const kling = (base: string) =>
+      parseConfig({ KLING_ACCESS_KEY: "a", KLING_SECRET_KEY: "s", KLING_API_BASE_URL: base }).kling?.baseUrl;
+    expect(kling("https://api.klingai.com/")).toBe("https://api.klingai.com");
+    expect(kling("https://api.klingai.com/v1")).toBe("https://api.klingai.com");
+
+    const openai = (base: string) =>
+      parseConfig({ OPENAI_API_KEY: "k", OPENAI_BASE_URL: base }).openai?.baseURL;
+    expect(openai("https://api.openai.com/v1/")).toBe("https://api.openai.com/v1");
+    expect(openai("https://api.openai.com")).toBe("https://api.openai.com/v1");
+    expect(openai("http://127.0.0.1:8000/openai/v1")).toBe("http://127.0.0.1:8000/openai/v1");
+  });
+
+  it("defaults the face swap to a model version Replicate can run", () => {
+    expect(parseConfig({ REPLICATE_API_TOKEN: "r" }).replicate).toMatchObject({
+      model: expect.stringMatching(/^codeplugtech\/face-swap:[0-9a-f]{64}$/),
+      targetField: "input_image",
+      faceField: "swap_image",
+    });
+  });
 });
