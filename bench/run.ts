@@ -7,7 +7,8 @@
  *   --smoke            one small case per section, no targets enforced
  *   --only=a,b         sections: poll-redis, poll-sqlite, round-trips, start, orchestration, scale
  *   --reuse-build      keep the builds in .tmp/bench if they exist
- *   --app-dir=PATH     measure another build of the app (an experiment in a scratch copy)
+ *   --app-dir=PATH     measure an existing build of the app instead of building a copy (CI passes the
+ *                      repo, built once for the tests; or an experiment in a scratch copy)
  *   --warmup-jobs=N    orchestration: jobs run before the measured ones (default 1), in batches of 5
  */
 import { rmSync } from "node:fs";
@@ -48,9 +49,11 @@ async function main(): Promise<void> {
   const log = (line: string) =>
     console.log(`[bench ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
-  const builds = await buildApps({ reuse: process.argv.includes("--reuse-build"), log });
-  const appDir = option("app-dir");
-  if (appDir) builds.appDir = path.resolve(appDir);
+  const builds = await buildApps({
+    reuse: process.argv.includes("--reuse-build"),
+    appDir: option("app-dir"),
+    log,
+  });
 
   const runDir = path.join(BENCH_TMP, "run");
   rmSync(runDir, { recursive: true, force: true });

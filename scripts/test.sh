@@ -6,7 +6,8 @@ export NEXT_TELEMETRY_DISABLED=1
 
 npx biome check .
 npx tsc --noEmit
-npx next build
+# .ci/run builds once before the benchmark smoke run and says so; everyone else gets a fresh build.
+if [ "${REUSE_BUILD:-}" != "1" ]; then npx next build; fi
 
 mkdir -p .tmp
 status=0

@@ -59,13 +59,23 @@ function nextBuild(dir: string, logFile: string): Promise<void> {
   });
 }
 
-/** Copies and builds both apps; with `reuse`, keeps builds that already exist. */
-export async function buildApps(options: { reuse: boolean; log: (line: string) => void }): Promise<Builds> {
-  const appDir = path.join(BENCH_TMP, "app");
+/**
+ * Copies and builds both apps; with `reuse`, keeps builds that already exist. With `appDir`, measures
+ * that build of the app instead (CI passes the repo, which `npm test` has just built) and builds only
+ * the baseline.
+ */
+export async function buildApps(options: {
+  reuse: boolean;
+  appDir?: string;
+  log: (line: string) => void;
+}): Promise<Builds> {
+  const appDir = options.appDir ? path.resolve(options.appDir) : path.join(BENCH_TMP, "app");
   const baselineDir = path.join(BENCH_TMP, "baseline-app");
   const built = (dir: string) => existsSync(path.join(dir, ".next", "BUILD_ID"));
 
-  if (!(options.reuse && built(appDir))) {
+  if (options.appDir && !built(appDir))
+    throw new Error(`--app-dir=${options.appDir} has no production build`);
+  if (!options.appDir && !(options.reuse && built(appDir))) {
     options.log("building the app (a copy of the working tree, in .tmp/bench/app)…");
     clearSources(appDir);
     for (const name of readdirSync(REPO_ROOT)) {
