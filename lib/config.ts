@@ -12,6 +12,15 @@ const optionalString = z
 /** An empty variable (as `.env.example` leaves them) means "unset". */
 const blankAsUnset = (value: unknown) => (typeof value === "string" && !value.trim() ? undefined : value);
 
+/** "1"/"true" on, "0"/"false"/unset off: anything else is a typo worth an error. */
+const flag = z.preprocess(
+  blankAsUnset,
+  z
+    .enum(["1", "0", "true", "false"])
+    .optional()
+    .transform((value) => value === "1" || value === "true"),
+);
+
 const positiveInt = (fallback: number) =>
   z.preprocess(blankAsUnset, z.coerce.number().int().positive().default(fallback));
 
@@ -29,6 +38,7 @@ const envSchema = z.object({
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString,
   OPENAI_MODEL: optionalString,
+  OPENAI_PLAIN_FALLBACK: flag,
   KLING_ACCESS_KEY: optionalString,
   KLING_SECRET_KEY: optionalString,
   KLING_API_BASE_URL: optionalString,
@@ -49,6 +59,7 @@ const envSchema = z.object({
   REPLICATE_WEBHOOK_SECRET: optionalString,
   OPENAI_WEBHOOK_SECRET: optionalString,
   VERCEL: optionalString,
+  NODE_ENV: optionalString,
 });
 
 export type StoreConfig =
@@ -69,7 +80,13 @@ export interface AppConfig {
         /** VERCEL_BLOB_API_URL: another Blob API (the emulator in tests); @vercel/blob reads it itself too. */
         apiUrl: string | undefined;
       };
-  openai: { apiKey: string; baseURL: string | undefined; model: string } | null;
+  openai: {
+    apiKey: string;
+    baseURL: string | undefined;
+    model: string;
+    /** OPENAI_PLAIN_FALLBACK: a server without background mode gets plain calls held in memory. */
+    plainFallback: boolean;
+  } | null;
   kling: {
     accessKey: string;
     secretKey: string;
@@ -155,6 +172,20 @@ function storeFrom(env: Env, dataDir: string): StoreConfig {
   return { kind: "sqlite", file: path.join(dataDir, "jobs.db") };
 }
 
+/**
+ * The plain fallback keeps a running call in one process's memory: a poll that reaches another
+ * instance cannot see it and the step pays again. In production that is allowed only with the
+ * embedded store, whose single process is the one every poll reaches.
+ */
+function checkPlainFallback(env: Env, store: StoreConfig): void {
+  if (!env.OPENAI_PLAIN_FALLBACK || env.NODE_ENV !== "production" || store.kind === "sqlite") return;
+  throw new ConfigError(
+    "OPENAI_PLAIN_FALLBACK is for development or a single-process server: it holds running calls in " +
+      "one process's memory, which other instances cannot see. Unset it, or use an OpenAI-compatible " +
+      "server that supports background mode.",
+  );
+}
+
 export function parseConfig(rawEnv: Record<string, string | undefined>): AppConfig {
   const parsed = envSchema.safeParse(rawEnv);
   if (!parsed.success) {
@@ -166,6 +197,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
   const dataDir = path.resolve(/*turbopackIgnore: true*/ env.DATA_DIR ?? ".data");
   const store = storeFrom(env, dataDir);
   const kling = pair(env, "KLING_ACCESS_KEY", "KLING_SECRET_KEY");
+  checkPlainFallback(env, store);
 
   return {
     dataDir,
@@ -180,6 +212,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
           apiKey: env.OPENAI_API_KEY,
           baseURL: openAIBaseUrl(env.OPENAI_BASE_URL),
           model: env.OPENAI_MODEL ?? "gpt-4.1-mini",
+          plainFallback: env.OPENAI_PLAIN_FALLBACK,
         }
       : null,
     kling: kling

@@ -24,6 +24,13 @@ export type KlingFault = {
     }
   /** Handles the request normally (a create does create its task) but answers only after `ms`. */
   | { on: KlingFaultTarget; kind: "hang"; ms: number }
+  /**
+   * Carries the request out (a create makes its task) and answers after `ms`, or never without
+   * `ms` (the connection stays open until the client gives up): the lost answer of an accepted create.
+   */
+  | { on: KlingFaultTarget; kind: "late"; ms?: number }
+  /** Carries the request out, then drops the connection without an answer (a reset). */
+  | { on: KlingFaultTarget; kind: "reset" }
   | { on: KlingFaultTarget; kind: "malformed" }
   | { on: "create"; kind: "task-fails"; message: string }
   | { on: "create"; kind: "never-finishes" }
@@ -38,6 +45,11 @@ export interface KlingEmulatorOptions {
   taskDurationMs?: number;
   /** 0 (default) picks a free port. */
   port?: number;
+  /**
+   * How far Kling's clock runs ahead of this host's (ms; negative: behind). JWTs are checked against
+   * it (`nbf` in the future → 1003, `exp` past → 1004) and every answer's `Date` header shows it.
+   */
+  clockOffsetMs?: number;
 }
 
 export interface KlingEmulator {
@@ -50,13 +62,24 @@ export interface KlingEmulator {
   createsByExternalId(): Map<string, number>;
   /** Single-task queries answered so far. */
   readonly checks: number;
+  /** List pages requested so far (the lookups findTask makes). */
+  readonly listRequests: number;
+  /** Requests refused for their token's time window (1003 not yet valid, 1004 expired). */
+  readonly clockRejections: number;
+  /** Kling's clock offset against this host's (ms), changeable while running. */
+  clockOffsetMs: number;
+  /**
+   * Adds finished tasks as if other jobs had made them `ageMs` ago (default 0), without rendering:
+   * to fill list pages. Returns their task ids.
+   */
+  seedTasks(kind: TaskKind, count: number, options?: { ageMs?: number; externalTaskId?: string }): string[];
   /** Push faults here; each matching request consumes one. */
   faults: KlingFault[];
   /** Forgets tasks, counters and faults. */
   reset(): void;
 }
 
-type TaskKind = "generations" | "kolors-virtual-try-on";
+export type TaskKind = "generations" | "kolors-virtual-try-on";
 type Status = "submitted" | "processing" | "succeed" | "failed";
 
 interface Task {
@@ -73,6 +96,8 @@ const MODELS_BY_KIND: Record<TaskKind, readonly string[]> = {
   generations: ["kling-v1", "kling-v1-5", "kling-v2", "kling-v2-new", "kling-v2-1"],
   "kolors-virtual-try-on": ["kolors-virtual-try-on-v1", "kolors-virtual-try-on-v1-5"],
 };
+/** Seeded tasks stand for other jobs' work: their result is never looked at. */
+const SEEDED_IMAGE = Buffer.alloc(0);
 const ASPECT_RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"];
 
 /** A refusal in Kling's format; thrown by validation and turned into the answer by the handler. */
@@ -198,16 +223,21 @@ async function renderTryOn(body: Record<string, unknown>): Promise<Buffer> {
 /** Starts the emulator on 127.0.0.1; it runs until `close()`. */
 export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Promise<KlingEmulator> {
   const { accessKey = "test-access", secretKey = "test-secret", taskDurationMs = 1_500, port = 0 } = options;
+  let clockOffsetMs = options.clockOffsetMs ?? 0;
+  /** Kling's clock: task times, token checks and the Date header all read it. */
+  const now = () => Date.now() + clockOffsetMs;
   const key = new TextEncoder().encode(secretKey);
   const tasks = new Map<string, Task>();
   const createCounts = new Map<string, number>();
   const timers = new Set<NodeJS.Timeout>();
   const faults: KlingFault[] = [];
   let checks = 0;
+  let listRequests = 0;
+  let clockRejections = 0;
   let url = "";
 
-  const statusOf = (task: Task, now = Date.now()): Status => {
-    const elapsed = now - task.createdAt;
+  const statusOf = (task: Task, at = now()): Status => {
+    const elapsed = at - task.createdAt;
     if (elapsed < taskDurationMs / 3) return "submitted";
     if (task.neverFinishes || elapsed < taskDurationMs) return "processing";
     return task.failMessage === undefined ? "succeed" : "failed";
@@ -267,11 +297,18 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
         typ: "JWT",
         clockTolerance: 5,
         requiredClaims: ["exp", "nbf"],
+        currentDate: new Date(now()),
       });
       return null;
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired)
+      if (error instanceof joseErrors.JWTExpired) {
+        clockRejections += 1;
         return new Rejection(401, 1004, "Authorization has expired");
+      }
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === "nbf") {
+        clockRejections += 1;
+        return new Rejection(401, 1003, "Authorization is not yet valid");
+      }
       return new Rejection(401, 1001, `Authorization is invalid: ${(error as Error).message}`);
     }
   }
@@ -289,7 +326,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
       id: randomUUID(),
       kind,
       externalTaskId: external,
-      createdAt: Date.now(),
+      createdAt: now(),
       image,
       failMessage: fault?.kind === "task-fails" ? fault.message : undefined,
       neverFinishes: fault?.kind === "never-finishes",
@@ -303,7 +340,11 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
     const pageNum = Math.max(1, Number(query.get("pageNum")) || 1);
     const pageSize = Number(query.get("pageSize") ?? 30);
     check([[!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 500, 1201, "pageSize must be 1-500"]]);
-    const newestFirst = [...tasks.values()].filter((t) => t.kind === kind).reverse();
+    listRequests += 1;
+    const newestFirst = [...tasks.values()]
+      .filter((t) => t.kind === kind)
+      .reverse()
+      .sort((a, b) => b.createdAt - a.createdAt);
     return json(200, 0, "SUCCEED", newestFirst.slice((pageNum - 1) * pageSize, pageNum * pageSize).map(view));
   }
 
@@ -342,6 +383,10 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
     return { answer: json(200, 0, "SUCCEED", view(task)), fault };
   }
 
+  /** Until `ms` have passed, or (without `ms`) until the client gives up and the socket closes. */
+  const answerLate = (req: http.IncomingMessage, ms: number | undefined) =>
+    ms === undefined ? new Promise<void>((resolve) => req.socket.once("close", () => resolve())) : sleep(ms);
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let answer: Answer;
     let fault: KlingFault | undefined;
@@ -354,8 +399,11 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
     if (fault?.kind === "malformed")
       answer = { status: 200, body: '{"code": 0, "data": {', contentType: "application/json" };
     if (fault?.kind === "hang") await sleep(fault.ms);
+    if (fault?.kind === "late") await answerLate(req, fault.ms);
+    if (fault?.kind === "reset") req.socket.destroy();
     if (res.destroyed) return;
-    res.writeHead(answer.status, { "Content-Type": answer.contentType, ...answer.headers });
+    const date = new Date(now()).toUTCString();
+    res.writeHead(answer.status, { "Content-Type": answer.contentType, Date: date, ...answer.headers });
     res.end(answer.body);
   }
 
@@ -381,6 +429,35 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
     get checks() {
       return checks;
     },
+    get listRequests() {
+      return listRequests;
+    },
+    get clockRejections() {
+      return clockRejections;
+    },
+    get clockOffsetMs() {
+      return clockOffsetMs;
+    },
+    set clockOffsetMs(offset: number) {
+      clockOffsetMs = offset;
+    },
+    seedTasks(kind, count, { ageMs = 0, externalTaskId } = {}) {
+      const ids: string[] = [];
+      for (let index = 0; index < count; index++) {
+        const task: Task = {
+          id: randomUUID(),
+          kind,
+          externalTaskId: externalTaskId ?? `seeded-${randomUUID()}`,
+          createdAt: now() - ageMs,
+          image: SEEDED_IMAGE,
+          failMessage: undefined,
+          neverFinishes: false,
+        };
+        tasks.set(task.id, task);
+        ids.push(task.id);
+      }
+      return ids;
+    },
     creates() {
       const byStep = new Map<string, number>();
       for (const [id, count] of createCounts) {
@@ -395,6 +472,9 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
       createCounts.clear();
       faults.length = 0;
       checks = 0;
+      listRequests = 0;
+      clockRejections = 0;
+      clockOffsetMs = options.clockOffsetMs ?? 0;
       clearTimers();
     },
     close() {

@@ -23,6 +23,13 @@ export type OpenAIFault = { on: On; match?: string; times?: number } & (
   | { kind: "http"; status: number; body?: unknown; headers?: Record<string, string> }
   /** Answers after `ms`; a request whose client gave up meanwhile is dropped without effect. */
   | { kind: "hang"; ms: number }
+  /**
+   * Carries the request out at once (a create makes its response) and answers after `ms`, or
+   * never without `ms` (the connection stays open until the client gives up).
+   */
+  | { kind: "late"; ms?: number }
+  /** Carries the request out, then drops the connection without an answer (a reset). */
+  | { kind: "reset" }
   | { kind: "malformed" }
   | ({ on: "create" } & TaskFault)
 );
@@ -175,6 +182,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
   const webhookTimers = new Set<NodeJS.Timeout>();
   const deliveries: WebhookDelivery[] = [];
   let checks = 0;
+  const cancels: string[] = [];
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -184,7 +192,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
 
   /** Transport faults strike at request time; task faults only when a create is accepted. */
   function takeFault(on: On, path: string, task: boolean): OpenAIFault | undefined {
-    const isTask = (f: OpenAIFault) => !["http", "hang", "malformed"].includes(f.kind);
+    const isTask = (f: OpenAIFault) => !["http", "hang", "malformed", "late", "reset"].includes(f.kind);
     const index = faults.findIndex((f) => f.on === on && isTask(f) === task && path.includes(f.match ?? ""));
     const fault = faults[index];
     if (!fault) return undefined;
@@ -287,9 +295,8 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     path: string,
     raw: string,
     gone: () => boolean,
+    fault: OpenAIFault | undefined,
   ): Promise<Answer | "malformed" | null> {
-    const on: On = method === "GET" ? "get" : path.endsWith("/cancel") ? "cancel" : "create";
-    const fault = takeFault(on, path, false);
     if (fault?.kind === "hang") {
       await sleep(fault.ms);
       if (gone()) return null;
@@ -309,6 +316,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       return { status: 200, body: view(stored) };
     }
     if (stored && method === "POST" && cancel) {
+      cancels.push(stored.id);
       if (!stored.request.background) return fail(400, "Only background responses can be cancelled.");
       if (["queued", "in_progress"].includes(view(stored).status)) {
         stored.cancelled = true;
@@ -329,7 +337,16 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       return;
     }
     const body = Buffer.concat(chunks).toString("utf8");
-    const answer = await route(req.method ?? "GET", path, body, () => req.socket.destroyed);
+    const method = req.method ?? "GET";
+    const on: On = method === "GET" ? "get" : path.endsWith("/cancel") ? "cancel" : "create";
+    const fault = takeFault(on, path, false);
+    const answer = await route(method, path, body, () => req.socket.destroyed, fault);
+    if (fault?.kind === "late") {
+      await (fault.ms === undefined
+        ? new Promise<void>((resolve) => req.socket.once("close", () => resolve()))
+        : sleep(fault.ms));
+    }
+    if (fault?.kind === "reset") req.socket.destroy();
     if (!answer || res.destroyed) return;
     if (answer === "malformed") res.writeHead(200, headers).end('{"id": "resp_broken", "object": "respo');
     else res.writeHead(answer.status, { ...headers, ...answer.headers }).end(JSON.stringify(answer.body));
@@ -353,6 +370,8 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       return byStep;
     },
     createsByKey: () => new Map(createsByKey),
+    /** Response ids cancel was asked for, in order (repeats included). */
+    cancels: () => [...cancels],
     /** The bodies of accepted creates, oldest first. */
     createRequests: () => [...createRequests],
     /** Webhook events POSTed so far (signed headers, body, the app's answer), oldest first. */
@@ -366,6 +385,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       for (const timer of webhookTimers) clearTimeout(timer);
       webhookTimers.clear();
       checks = 0;
+      cancels.length = 0;
     },
     async close() {
       for (const timer of [...timers, ...webhookTimers]) clearTimeout(timer);

@@ -10,12 +10,19 @@ import { deliverWebhook, type WebhookDelivery } from "./standard-webhooks";
  * /files, Replicate's error shape, a queue of scripted faults, and signed `completed` webhooks.
  */
 
-type On = "create" | "get" | "cancel" | "file";
+type On = "create" | "get" | "list" | "cancel" | "file";
 /** A scripted fault: consumed by the first matching request (`match`: a path substring), `times` times. */
 export type ReplicateFault = { on: On; match?: string; times?: number } & (
   | { kind: "http"; status: number; body?: unknown; headers?: Record<string, string> }
   /** Answers after `ms`; a request whose client gave up meanwhile is dropped without effect. */
   | { kind: "hang"; ms: number }
+  /**
+   * Carries the request out at once (a create makes its prediction) and answers after `ms`, or
+   * never without `ms` (the connection stays open until the client gives up).
+   */
+  | { kind: "late"; ms?: number }
+  /** Carries the request out, then drops the connection without an answer (a reset). */
+  | { kind: "reset" }
   | { kind: "malformed" }
   /** The prediction ends `failed` with this error text. */
   | { on: "create"; kind: "task-fails"; error: string }
@@ -41,7 +48,15 @@ export interface ReplicateEmulatorOptions {
    * prediction POSTed there once, signed (Standard Webhooks); start/output/logs events are not sent.
    */
   webhookSecret?: string;
+  /**
+   * Show each prediction's `webhook` (its URL, or null) in get and list answers. Replicate's HTTP
+   * reference documents no such field (its JS client types an optional one), so the default is off.
+   */
+  showsWebhook?: boolean;
 }
+
+/** Predictions per page of `GET /v1/predictions`, as Replicate documents. */
+const LIST_PAGE_SIZE = 100;
 
 export const DEFAULT_REPLICATE_WEBHOOK_SECRET = `whsec_${Buffer.from("replicate-emulator-signing-key").toString("base64")}`;
 const TERMINAL = ["succeeded", "failed", "canceled"];
@@ -119,6 +134,8 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
   const createRequests: Array<{ path: string; body: Record<string, unknown> }> = [];
   const timers = new Set<NodeJS.Timeout>();
   let checks = 0;
+  let listRequests = 0;
+  const cancels: string[] = [];
   let url = "";
 
   const sleep = (ms: number) =>
@@ -162,6 +179,8 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
       error,
       status,
       created_at: new Date(p.createdAt).toISOString(),
+      data_removed: false,
+      ...(options.showsWebhook ? { webhook: p.webhook } : {}),
       urls: { get: `${url}/v1/predictions/${p.id}`, cancel: `${url}/v1/predictions/${p.id}/cancel` },
     };
   }
@@ -237,21 +256,38 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     return { status: 201, body: await view(prediction) };
   }
 
+  /** `GET /v1/predictions`: newest first, `created_after` honoured, 100 a page, `next` by cursor. */
+  async function list(query: URLSearchParams): Promise<Answer> {
+    listRequests++;
+    const after = query.has("created_after") ? Date.parse(query.get("created_after") ?? "") : 0;
+    if (Number.isNaN(after)) return problem(400, "Bad request", "created_after is not a date-time");
+    const offset = Number(query.get("cursor") ?? 0) || 0;
+    const matching = [...predictions.values()]
+      .filter((p) => p.createdAt >= after)
+      .sort((a, b) => b.createdAt - a.createdAt);
+    const results = await Promise.all(matching.slice(offset, offset + LIST_PAGE_SIZE).map(view));
+    const rest = new URLSearchParams(query);
+    rest.set("cursor", String(offset + LIST_PAGE_SIZE));
+    const next = offset + LIST_PAGE_SIZE < matching.length ? `${url}/v1/predictions?${rest}` : null;
+    return { status: 200, body: { next, previous: null, results } };
+  }
+
+  /** Which kind of request a fault applies to. */
+  function targetOf(method: string, path: string): On {
+    if (/^\/files\//.test(path)) return "file";
+    if (method === "GET") return path === "/v1/predictions" ? "list" : "get";
+    return path.endsWith("/cancel") ? "cancel" : "create";
+  }
+
   async function route(
     method: string,
     path: string,
     raw: string,
     gone: () => boolean,
+    fault: ReplicateFault | undefined,
+    query: URLSearchParams,
   ): Promise<Answer | { file: Buffer } | "malformed" | null> {
     const [, fileId] = /^\/files\/([^/]+)\.png$/.exec(path) ?? [];
-    const on: On = fileId
-      ? "file"
-      : method === "GET"
-        ? "get"
-        : path.endsWith("/cancel")
-          ? "cancel"
-          : "create";
-    const fault = takeFault(on, path, false);
     if (fault?.kind === "hang") {
       await sleep(fault.ms);
       if (gone()) return null;
@@ -275,10 +311,12 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     }
     if (method === "GET" && path === "/v1/webhooks/default/secret")
       return { status: 200, body: { key: webhookSecret } };
+    if (method === "GET" && path === "/v1/predictions") return list(query);
     const [, predictionId, cancel] = /^\/v1\/predictions\/([^/]+)(\/cancel)?$/.exec(path) ?? [];
     const prediction = predictions.get(predictionId ?? "");
     if (!prediction) return problem(404, "Not found", "Not found.");
     if (method === "GET" && !cancel) checks++;
+    if (method === "POST" && cancel) cancels.push(prediction.id);
     if (method === "POST" && cancel && ["starting", "processing"].includes((await view(prediction)).status)) {
       prediction.canceled = true;
       void notifyCompleted(prediction);
@@ -289,7 +327,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const path = new URL(req.url ?? "/", "http://emulator").pathname;
+    const { pathname: path, searchParams } = new URL(req.url ?? "/", "http://emulator");
     const json = { "content-type": "application/json" };
     // Output files are public (replicate.delivery needs no token); the API needs one.
     if (!path.startsWith("/files/") && req.headers.authorization !== `Bearer ${token}`) {
@@ -297,7 +335,16 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
       return;
     }
     const body = Buffer.concat(chunks).toString("utf8");
-    const answer = await route(req.method ?? "GET", path, body, () => req.socket.destroyed);
+    const method = req.method ?? "GET";
+    const gone = () => req.socket.destroyed;
+    const fault = takeFault(targetOf(method, path), path, false);
+    const answer = await route(method, path, body, gone, fault, searchParams);
+    if (fault?.kind === "late") {
+      await (fault.ms === undefined
+        ? new Promise<void>((resolve) => req.socket.once("close", () => resolve()))
+        : sleep(fault.ms));
+    }
+    if (fault?.kind === "reset") req.socket.destroy();
     if (!answer || res.destroyed) return;
     if (answer === "malformed") res.writeHead(200, json).end('{"id": "broken", "status": "proc');
     else if ("file" in answer) res.writeHead(200, { "content-type": "image/png" }).end(answer.file);
@@ -317,6 +364,40 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     get checks() {
       return checks;
     },
+    /** List pages requested so far (the lookups findTask makes). */
+    get listRequests() {
+      return listRequests;
+    },
+    /** Prediction ids cancel was asked for, in order (repeats included). */
+    cancels: () => [...cancels],
+    /**
+     * Adds finished predictions as if other jobs had made them `ageMs` ago (default 0), to fill
+     * list pages; `webhook` is what each shows. Returns their ids.
+     */
+    seedPredictions(
+      count: number,
+      { ageMs = 0, webhook = null }: { ageMs?: number; webhook?: string | null } = {},
+    ) {
+      const ids: string[] = [];
+      for (let index = 0; index < count; index++) {
+        const id = randomBytes(13).toString("hex");
+        const result = Promise.resolve<Buffer | Error>(Buffer.alloc(0));
+        const createdAt = Date.now() - ageMs - durationMs;
+        predictions.set(id, {
+          id,
+          createdAt,
+          version: "seeded",
+          input: {},
+          task: null,
+          canceled: false,
+          result,
+          webhook,
+          notified: true,
+        });
+        ids.push(id);
+      }
+      return ids;
+    },
     /** Accepted creates per sha256 of the target input: one job step always sends the same target. */
     creates: () => new Map(createsByTarget),
     /** Accepted creates (path and body), oldest first. */
@@ -334,6 +415,8 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
       for (const timer of webhookTimers) clearTimeout(timer);
       webhookTimers.clear();
       checks = 0;
+      listRequests = 0;
+      cancels.length = 0;
     },
     async close() {
       for (const timer of [...timers, ...webhookTimers]) clearTimeout(timer);

@@ -131,8 +131,9 @@ describe("a job driven by provider callbacks alone", () => {
       (list) => list.length === 2,
     );
     expect(deliveries.map((d) => d.status)).toEqual([200, 200]);
+    // The adapter adds the submit's key, so each delivery names the submit it belongs to.
     expect(vendors.replicate.createRequests()[0]?.body.webhook).toBe(
-      `${appUrl}/api/generation/callback/replicate?jobId=${jobId}`,
+      `${appUrl}/api/generation/callback/replicate?jobId=${jobId}&idempotency_key=${jobId}-faceswap-1`,
     );
   });
 });

@@ -31,6 +31,19 @@ describe("parseConfig", () => {
     });
   });
 
+  it("keeps the in-memory OpenAI fallback off unless asked, and refuses it in production on a shared store", () => {
+    const openai = { OPENAI_API_KEY: "sk" };
+    expect(parseConfig(openai).openai?.plainFallback).toBe(false);
+    expect(parseConfig({ ...openai, OPENAI_PLAIN_FALLBACK: "1" }).openai?.plainFallback).toBe(true);
+    expect(() => parseConfig({ ...openai, OPENAI_PLAIN_FALLBACK: "yes" })).toThrow(/OPENAI_PLAIN_FALLBACK/);
+    const production = { ...openai, OPENAI_PLAIN_FALLBACK: "1", NODE_ENV: "production" };
+    expect(() => parseConfig({ ...production, REDIS_URL: "redis://127.0.0.1:6379" })).toThrow(
+      /OPENAI_PLAIN_FALLBACK is for development or a single-process server/,
+    );
+    // One process with the embedded store: every poll reaches the memory the fallback uses.
+    expect(parseConfig(production).openai?.plainFallback).toBe(true);
+  });
+
   it("refuses half a pair, naming the missing variable", () => {
     expect(() => parseConfig({ KLING_ACCESS_KEY: "ak" })).toThrow(
       new ConfigError("KLING_SECRET_KEY is not set (KLING_ACCESS_KEY is): set both or neither."),

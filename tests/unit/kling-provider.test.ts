@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import sharp from "sharp";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   createKlingProviders,
   createKlingTokenSource,
@@ -216,7 +216,11 @@ describe("auth", () => {
     expect(decodeProtectedHeader(first ?? "")).toEqual({ alg: "HS256", typ: "JWT" });
     const claims = decodeJwt(first ?? "");
     expect(claims.iss).toBe(ACCESS_KEY);
-    expect((claims.exp ?? 0) - (claims.nbf ?? 0)).toBe(1_805);
+    // nbf a minute in the past (a host clock up to a minute fast still passes), exp as documented.
+    const issuedAt = Math.floor(Date.now() / 1_000);
+    expect(claims.nbf).toBeGreaterThanOrEqual(issuedAt - 62);
+    expect(claims.nbf).toBeLessThanOrEqual(issuedAt - 58);
+    expect((claims.exp ?? 0) - (claims.nbf ?? 0)).toBe(1_860);
   });
 
   it("reports a wrong secret as a permanent outage, with the reason only in the detail", async () => {
@@ -245,7 +249,7 @@ describe("auth", () => {
 
 const { unavailable, badInput, contentPolicy, generic } = KLING_SENTENCES;
 const PERMANENT_CASES: Array<[code: number, status: number, sentence: string]> = [
-  ...[1000, 1001, 1002, 1003, 1004].map((code): [number, number, string] => [code, 401, unavailable]),
+  ...[1000, 1001, 1002].map((code): [number, number, string] => [code, 401, unavailable]),
   [1100, 429, unavailable],
   [1101, 429, unavailable],
   [1102, 429, unavailable],
@@ -388,8 +392,9 @@ describe("recovery", () => {
     });
     expect(await style.findTask?.("job16-tryon-1", { ...checkCtx(), since: 0 })).toBeNull();
     expect(await style.findTask?.("no-such-job-style-1", { ...checkCtx(), since: 0 })).toBeNull();
+    // A list that cannot be read is "cannot tell", never "not there".
     emulator.faults.push({ on: "list", kind: "http", status: 404, code: 1203 });
-    expect(await style.findTask?.("job16-style-1", { ...checkCtx(), since: 0 })).toBeNull();
+    await rejection(style.findTask?.("job16-style-1", { ...checkCtx(), since: 0 }) ?? Promise.resolve());
   });
 
   it("adopts the task of a submit whose answer was lost instead of creating another", async () => {
@@ -398,10 +403,197 @@ describe("recovery", () => {
     const lost = await rejection(
       style.submit(styleInput(), submitCtx("job17-style-1", AbortSignal.timeout(600))),
     );
-    expect(lost.kind).toBe("transient");
+    expect([lost.kind, lost.outcome]).toEqual(["transient", "unknown"]);
     const found = await style.findTask?.("job17-style-1", { ...checkCtx(), since: 0 });
     expect(found).toBeTruthy();
     const retried = await style.submit(styleInput(), submitCtx("job17-style-1"));
     expect(retried.taskId).toBe(found?.taskId);
+  });
+});
+
+describe("create outcomes", () => {
+  const submitStyle = (key: string, overrides: Partial<KlingProvidersOptions> = {}) =>
+    rejection(providers(overrides).style.submit(styleInput(), submitCtx(key)));
+
+  it("calls a refusal not_created: 4xx codes, auth, a 429 with any Retry-After, a refused connection", async () => {
+    emulator.faults.push({ on: "create", kind: "http", status: 400, code: 1200 });
+    expect((await submitStyle("job20-style-1")).outcome).toBe("not_created");
+    emulator.faults.push({ on: "create", kind: "http", status: 429, code: 1303 });
+    expect((await submitStyle("job20-style-1")).outcome).toBe("not_created");
+    emulator.faults.push({ on: "create", kind: "http", status: 429, code: 1302, retryAfterSeconds: 86_400 });
+    const throttled = await submitStyle("job20-style-1");
+    // The vendor's figure as it came: the engine clamps it to the step's largest backoff.
+    expect([throttled.kind, throttled.outcome, throttled.retryAfterMs]).toEqual([
+      "transient",
+      "not_created",
+      86_400_000,
+    ]);
+    expect((await submitStyle("job20-style-1", { secretKey: "wrong" })).outcome).toBe("not_created");
+    const closed = await startKlingEmulator();
+    await closed.close();
+    const refused = await submitStyle("job20-style-1", { baseUrl: closed.url });
+    expect([refused.kind, refused.outcome]).toEqual(["transient", "not_created"]);
+    // The emulator counts creates that passed auth: the wrong key's never did.
+    expect(emulator.createsByExternalId().get("job20-style-1")).toBe(3);
+  });
+
+  it("calls a 5xx, a malformed answer, a reset and a late answer unknown: the task may exist", async () => {
+    emulator.faults.push({ on: "create", kind: "http", status: 500, code: 5000 });
+    expect((await submitStyle("job21-style-1")).outcome).toBe("unknown");
+    emulator.faults.push({ on: "create", kind: "malformed" });
+    expect((await submitStyle("job21-style-2")).outcome).toBe("unknown");
+    emulator.faults.push({ on: "create", kind: "reset" });
+    expect((await submitStyle("job21-style-3")).outcome).toBe("unknown");
+    emulator.faults.push({ on: "create", kind: "late" });
+    const late = await submitStyle("job21-style-4", { createTimeoutMs: 300 });
+    expect([late.kind, late.message, late.outcome]).toEqual([
+      "transient",
+      KLING_SENTENCES.timeout,
+      "unknown",
+    ]);
+    // Each of the three that got that far did create its task.
+    const { style } = providers();
+    for (const key of ["job21-style-2", "job21-style-3", "job21-style-4"]) {
+      expect(await style.findTask?.(key, { ...checkCtx(), since: Date.now() - 60_000 })).toBeTruthy();
+    }
+  });
+
+  it("gives creates their own, longer timeout than checks", async () => {
+    const { style } = providers({ timeoutMs: 150, createTimeoutMs: 3_000 });
+    emulator.faults.push({ on: "create", kind: "late", ms: 500 });
+    const { taskId } = await style.submit(styleInput(), submitCtx("job22-style-1"));
+    emulator.faults.push({ on: "query", kind: "late", ms: 500 });
+    const check = await rejection(style.check(taskId, checkCtx()));
+    expect([check.kind, check.message]).toEqual(["transient", KLING_SENTENCES.timeout]);
+  });
+});
+
+describe("lookups by external_task_id", () => {
+  const find = (key: string, since: number) =>
+    providers().style.findTask?.(key, { ...checkCtx(), since }) ?? Promise.resolve(null);
+
+  it("finds a lost create's task on a later page of the list", async () => {
+    const since = Date.now();
+    emulator.faults.push({ on: "create", kind: "late" });
+    const lost = await rejection(
+      providers({ createTimeoutMs: 300 }).style.submit(styleInput(), submitCtx("job23-style-1")),
+    );
+    expect(lost.outcome).toBe("unknown");
+    // 700 tasks made after it by other jobs push it onto the second page of 500.
+    emulator.seedTasks("generations", 700);
+    const before = emulator.listRequests;
+    const found = await find("job23-style-1", since);
+    expect(found?.taskId).toMatch(/[\w-]{8,}/);
+    expect(emulator.listRequests - before).toBe(2);
+    expect((await waitUntilDone(providers().style, found?.taskId ?? "")).state).toBe("succeeded");
+  });
+
+  it("answers null once a whole page lies before the submit, or the list ends", async () => {
+    emulator.seedTasks("generations", 1_200, { ageMs: 60 * 60_000 });
+    expect(await find("job24-style-1", Date.now())).toBeNull();
+    expect(emulator.listRequests).toBe(1);
+    emulator.reset();
+    emulator.seedTasks("generations", 3);
+    expect(await find("job24-style-1", 0)).toBeNull();
+    expect(emulator.listRequests).toBe(1);
+  });
+
+  it("throws when it cannot tell: a failing list, a page that is not a list, too many pages", async () => {
+    emulator.faults.push({ on: "list", kind: "http", status: 500, code: 5000 });
+    expect((await rejection(find("job25-style-1", 0))).kind).toBe("transient");
+    emulator.faults.push({ on: "list", kind: "malformed" });
+    expect((await rejection(find("job25-style-1", 0))).kind).toBe("transient");
+    // Every task younger than the submit and the key nowhere in 20 pages: not "absent", "unknown".
+    emulator.seedTasks("generations", 10_001);
+    const exhausted = await rejection(find("job25-style-1", Date.now() - 60_000));
+    expect(exhausted.detail).toContain("20 pages");
+  });
+
+  it("adopts the task behind a 1201 by code and lookup, whatever its wording", async () => {
+    const { style } = providers();
+    const { taskId } = await style.submit(styleInput(), submitCtx("job26-style-1"));
+    emulator.faults.push({ on: "create", kind: "http", status: 400, code: 1201, message: "参数错误" });
+    expect((await style.submit(styleInput(), submitCtx("job26-style-1"))).taskId).toBe(taskId);
+    // A 1201 that names external_task_id but whose key nobody holds is the bad request it says it is.
+    const words = "external_task_id already exists";
+    emulator.faults.push({ on: "create", kind: "http", status: 400, code: 1201, message: words });
+    const refused = await rejection(style.submit(styleInput(), submitCtx("job26-style-2")));
+    expect([refused.kind, refused.message, refused.outcome]).toEqual([
+      "permanent",
+      KLING_SENTENCES.badInput,
+      "not_created",
+    ]);
+    expect(emulator.creates().get("job26-style")).toBe(3);
+  });
+});
+
+describe("clock skew", () => {
+  const klingLines = (log: { mock: { calls: unknown[][] } }) =>
+    log.mock.calls.map(([line]) => String(line)).filter((line) => line.includes("kling.clock_skew"));
+
+  it("retries a 1003 once with a token signed by Kling's clock, and logs the skew", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      // Our clock two minutes fast: nbf = our now - 60 s is still a minute ahead of Kling.
+      emulator.clockOffsetMs = -120_000;
+      const { style } = providers();
+      const { taskId } = await style.submit(styleInput(), submitCtx("job27-style-1"));
+      expect(emulator.clockRejections).toBe(1);
+      const [rejected, accepted] = sent.map((s) => s.authorization);
+      expect(accepted).not.toBe(rejected);
+      // The refused create never passed auth; the retry made the one task.
+      expect(emulator.createsByExternalId().get("job27-style-1")).toBe(1);
+      expect((await waitUntilDone(style, taskId)).state).toBe("succeeded");
+      // Later calls keep Kling's clock: no further rejection.
+      expect(emulator.clockRejections).toBe(1);
+      const lines = klingLines(log);
+      expect(lines).toHaveLength(1);
+      const skewMs = JSON.parse(lines[0] ?? "{}").skewMs as number;
+      expect(Math.abs(skewMs - 120_000)).toBeLessThan(2_000);
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it("retries a 1004 from a slow clock the same way, and accepts a clock 30 s fast outright", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      emulator.clockOffsetMs = 40 * 60_000;
+      await providers().style.submit(styleInput(), submitCtx("job28-style-1"));
+      expect(emulator.clockRejections).toBe(1);
+      emulator.reset();
+      emulator.clockOffsetMs = -30_000;
+      await providers().style.submit(styleInput(), submitCtx("job28-style-2"));
+      expect(emulator.clockRejections).toBe(0);
+      expect(klingLines(log).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it("gives up after one retry: a second 1003 is permanent; 1000-1002 are never retried", async () => {
+    emulator.faults.push({ on: "create", kind: "http", status: 401, code: 1003, times: 2 });
+    const twice = await rejection(providers().style.submit(styleInput(), submitCtx("job29-style-1")));
+    expect([twice.kind, twice.message, twice.outcome]).toEqual([
+      "permanent",
+      KLING_SENTENCES.unavailable,
+      "not_created",
+    ]);
+    expect(twice.detail).toContain("our clock minus Kling's");
+    expect(emulator.createsByExternalId().get("job29-style-1")).toBe(2);
+    emulator.faults.push({ on: "create", kind: "http", status: 401, code: 1002, times: 2 });
+    await rejection(providers().style.submit(styleInput(), submitCtx("job29-style-2")));
+    expect(emulator.createsByExternalId().get("job29-style-2")).toBe(1);
+  });
+});
+
+describe("checks", () => {
+  it("reports a task Kling does not know as missing (checked again), not as a failed task", async () => {
+    const error = await rejection(providers().style.check("no-such-task", checkCtx()));
+    expect([error.kind, error.taskMissing]).toEqual(["transient", true]);
+  });
+
+  it("has no cancel: Kling documents no API for it", () => {
+    expect(providers().style.cancel).toBeUndefined();
   });
 });

@@ -248,7 +248,7 @@ describe("OpenAI advice provider against the emulator", () => {
     });
   });
 
-  it("throws on check errors, and fails a response OpenAI no longer knows so the step resubmits", async () => {
+  it("throws on check errors, and reports a response OpenAI does not know as missing", async () => {
     const p = provider();
     const { taskId } = await p.submit(input, ctx());
     emulator.faults.push({ on: "get", kind: "http", status: 500 });
@@ -258,10 +258,9 @@ describe("OpenAI advice provider against the emulator", () => {
     expect(await rejection(p.check(taskId, check))).toMatchObject({ kind: "transient" });
     emulator.faults.push({ on: "get", kind: "http", status: 401 });
     expect(await rejection(p.check(taskId, check))).toMatchObject({ kind: "permanent" });
-    expect(await p.check("resp_unknown", check)).toMatchObject({
-      state: "failed",
-      error: { kind: "transient" },
-    });
+    // Not a failed task (which would start a new paid attempt): a missing one, checked again first.
+    const missing = await rejection(p.check("resp_unknown", check));
+    expect([missing.kind, missing.taskMissing]).toEqual(["transient", true]);
   });
 
   it("falls back to a plain call run in the background when the server lacks background mode", async () => {
@@ -273,7 +272,7 @@ describe("OpenAI advice provider against the emulator", () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     try {
       const runs: Promise<void>[] = [];
-      const p = provider({ runInBackground: (work) => runs.push(work()) }, plain);
+      const p = provider({ plainFallback: true, runInBackground: (work) => runs.push(work()) }, plain);
       const first = await p.submit(input, ctx());
       expect(first.taskId).toMatch(/^fallback-/);
       expect(await p.check(first.taskId, { signal: AbortSignal.timeout(5_000) })).toMatchObject({
@@ -298,17 +297,111 @@ describe("OpenAI advice provider against the emulator", () => {
     }
   });
 
-  it("fails an unknown fallback task (a restart lost it) as transient, so the step resubmits", async () => {
-    const result = await provider().check("fallback-00000000-0000-4000-8000-000000000000", {
-      signal: AbortSignal.timeout(1_000),
+  it("reports an unknown fallback task (a restart, another instance) as missing, checked again", async () => {
+    const error = await rejection(
+      provider().check("fallback-00000000-0000-4000-8000-000000000000", {
+        signal: AbortSignal.timeout(1_000),
+      }),
+    );
+    expect(error).toMatchObject({ kind: "transient", taskMissing: true, message: OPENAI_MESSAGES.hiccup });
+  });
+
+  it("refuses a server without background mode unless the plain fallback is enabled", async () => {
+    const plain = await startOpenAIEmulator({
+      apiKey: KEY,
+      taskDurationMs: TASK_MS,
+      supportsBackground: false,
     });
-    expect(result).toMatchObject({
-      state: "failed",
-      error: { kind: "transient", message: OPENAI_MESSAGES.hiccup },
-    });
+    try {
+      const error = await rejection(provider({}, plain).submit(input, ctx()));
+      expect(error).toMatchObject({ kind: "permanent", outcome: "not_created", message: M.unavailable });
+      expect(error.detail).toContain("OPENAI_PLAIN_FALLBACK");
+      expect(plain.createRequests()).toHaveLength(0);
+    } finally {
+      await plain.close();
+    }
   });
 
   it("names the missing setting", () => {
     expect(() => createOpenAIAdviceProvider({ apiKey: "", model: "m" })).toThrow("OPENAI_API_KEY is not set");
+  });
+});
+
+describe("create outcomes", () => {
+  const submitted = (options: Partial<OpenAIAdviceProviderOptions> = {}, target = emulator) =>
+    rejection(provider(options, target).submit(input, ctx()));
+
+  it.each<[string, OpenAIFault & { kind: "http" }]>([
+    ["400", httpFault(400, "invalid_value")],
+    ["401", httpFault(401)],
+    ["403", httpFault(403)],
+    ["409", httpFault(409)],
+    ["422", httpFault(422)],
+    ["429 rate limit", httpFault(429, "rate_limit_exceeded")],
+    ["429 insufficient_quota", httpFault(429, "insufficient_quota")],
+  ])("calls HTTP %s on create not_created", async (_name, fault) => {
+    emulator.faults.push(fault);
+    expect((await submitted()).outcome).toBe("not_created");
+  });
+
+  it("passes an absurd Retry-After on as it came (the engine clamps it), with not_created", async () => {
+    emulator.faults.push({ on: "create", kind: "http", status: 429, headers: { "retry-after": "86400" } });
+    expect(await submitted()).toMatchObject({ outcome: "not_created", retryAfterMs: 86_400_000 });
+  });
+
+  it("calls a refused connection not_created", async () => {
+    const closed = await startOpenAIEmulator({ apiKey: KEY });
+    await closed.close();
+    expect(await submitted({}, closed)).toMatchObject({ kind: "transient", outcome: "not_created" });
+  });
+
+  it("calls a 5xx, a malformed answer, a reset and a late answer unknown, and the response exists", async () => {
+    emulator.faults.push(httpFault(500));
+    expect((await submitted()).outcome).toBe("unknown");
+    emulator.faults.push({ on: "create", kind: "malformed" });
+    expect((await submitted()).outcome).toBe("unknown");
+    emulator.faults.push({ on: "create", kind: "reset" });
+    expect((await submitted()).outcome).toBe("unknown");
+    emulator.faults.push({ on: "create", kind: "late" });
+    expect(await submitted({ createTimeoutMs: 300 })).toMatchObject({
+      kind: "transient",
+      outcome: "unknown",
+    });
+    // The reset and the late answer each left a response OpenAI made (and bills), under the same key.
+    expect(emulator.createsByKey().get(`${JOB}-advice-1`)).toBe(2);
+    expect(emulator.createRequests().every((r) => r.metadata?.idempotency_key === `${JOB}-advice-1`)).toBe(
+      true,
+    );
+  });
+
+  it("gives creates their own, longer timeout than checks", async () => {
+    const p = provider({ timeoutMs: 150, createTimeoutMs: 3_000 });
+    emulator.faults.push({ on: "create", kind: "late", ms: 500 });
+    const { taskId } = await p.submit(input, ctx());
+    emulator.faults.push({ on: "get", kind: "late", ms: 500 });
+    expect(await rejection(p.check(taskId, { signal: AbortSignal.timeout(5_000) }))).toMatchObject({
+      kind: "transient",
+    });
+  });
+
+  it("offers no findTask: OpenAI has no list, so a lost create comes back only through its webhook", () => {
+    expect(provider().findTask).toBeUndefined();
+  });
+});
+
+describe("cancel", () => {
+  it("cancels a running response, counted by the emulator, and ignores one OpenAI no longer has", async () => {
+    const p = provider();
+    emulator.faults.push({ on: "create", kind: "never-finishes" });
+    const { taskId } = await p.submit(input, ctx());
+    await p.cancel?.(taskId, { signal: AbortSignal.timeout(5_000) });
+    expect(emulator.cancels()).toEqual([taskId]);
+    expect(await settle(p, taskId)).toMatchObject({ state: "failed", error: { kind: "transient" } });
+    await p.cancel?.("resp_gone", { signal: AbortSignal.timeout(5_000) });
+    emulator.faults.push({ on: "cancel", kind: "http", status: 500 });
+    const failed = await rejection(
+      p.cancel?.(taskId, { signal: AbortSignal.timeout(5_000) }) ?? Promise.resolve(),
+    );
+    expect(failed.kind).toBe("transient");
   });
 });

@@ -168,12 +168,13 @@ describe("Replicate face-swap provider against the emulator", () => {
 
   it("asks for a completed webhook only when a webhook URL is given", async () => {
     await provider({
-      webhookUrl: (key) => `https://studio.example.com/api/hooks/replicate?key=${key}`,
+      webhookUrl: () => "https://studio.example.com/api/hooks/replicate?jobId=job-1",
     }).submit(input, ctx());
     await provider({ webhookUrl: () => undefined }).submit(input, ctx());
     const [hooked, plain] = emulator.createRequests();
+    // The submit's key rides in the URL: every delivery (the `start` one too) names its submit.
     expect(hooked?.body).toMatchObject({
-      webhook: "https://studio.example.com/api/hooks/replicate?key=job-1-faceswap-1",
+      webhook: "https://studio.example.com/api/hooks/replicate?jobId=job-1&idempotency_key=job-1-faceswap-1",
       webhook_events_filter: ["completed"],
     });
     expect(plain?.body).not.toHaveProperty("webhook");
@@ -292,10 +293,9 @@ describe("Replicate face-swap provider against the emulator", () => {
       state: "failed",
       error: { kind: "permanent", message: REPLICATE_MESSAGES.noImage },
     });
-    expect(await p.check("unknown-prediction", checkCtx())).toMatchObject({
-      state: "failed",
-      error: { kind: "transient" },
-    });
+    // Not a failed task (which would start a new paid attempt): a missing one, checked again first.
+    const missing = await rejection(p.check("unknown-prediction", checkCtx()));
+    expect([missing.kind, missing.taskMissing]).toEqual(["transient", true]);
   });
 
   it("serves expired output files as 404, like Replicate after an hour", async () => {
@@ -311,5 +311,136 @@ describe("Replicate face-swap provider against the emulator", () => {
   it("names the missing setting and rejects a malformed model reference", () => {
     expect(() => provider({ token: "" })).toThrow("REPLICATE_API_TOKEN is not set");
     expect(() => provider({ model: "a/b/c" })).toThrow("REPLICATE_FACESWAP_MODEL");
+  });
+});
+
+describe("create outcomes", () => {
+  const submitted = (options: Partial<ReplicateFaceSwapProviderOptions> = {}, on = emulator) =>
+    rejection(provider(options, on).submit(input, ctx()));
+
+  it.each([400, 401, 402, 403, 404, 422, 429])("calls HTTP %i on create not_created", async (status) => {
+    emulator.faults.push({ on: "create", kind: "http", status });
+    expect((await submitted()).outcome).toBe("not_created");
+    expect(emulator.createRequests()).toHaveLength(0);
+  });
+
+  it("passes an absurd Retry-After on as it came (the engine clamps it), with not_created", async () => {
+    emulator.faults.push({ on: "create", kind: "http", status: 429, headers: { "retry-after": "86400" } });
+    expect(await submitted()).toMatchObject({
+      kind: "transient",
+      outcome: "not_created",
+      retryAfterMs: 86_400_000,
+    });
+  });
+
+  it("calls a refused connection not_created", async () => {
+    const closed = await startReplicateEmulator({ token: TOKEN });
+    await closed.close();
+    expect(await submitted({}, closed)).toMatchObject({ kind: "transient", outcome: "not_created" });
+  });
+
+  it("calls a 5xx, a malformed answer, a reset and a late answer unknown, and the prediction exists", async () => {
+    emulator.faults.push({ on: "create", kind: "http", status: 503 });
+    expect((await submitted()).outcome).toBe("unknown");
+    emulator.faults.push({ on: "create", kind: "malformed" });
+    expect((await submitted()).outcome).toBe("unknown");
+    emulator.faults.push({ on: "create", kind: "reset" });
+    expect((await submitted()).outcome).toBe("unknown");
+    emulator.faults.push({ on: "create", kind: "late" });
+    expect(await submitted({ createTimeoutMs: 300 })).toMatchObject({
+      kind: "transient",
+      outcome: "unknown",
+    });
+    // The reset and the late answer were each a prediction Replicate made (and would bill).
+    expect(emulator.createRequests()).toHaveLength(2);
+  });
+
+  it("gives creates their own, longer timeout than checks", async () => {
+    const p = provider({ timeoutMs: 150, createTimeoutMs: 3_000 });
+    emulator.faults.push({ on: "create", kind: "late", ms: 500 });
+    const { taskId } = await p.submit(input, ctx());
+    emulator.faults.push({ on: "get", kind: "late", ms: 500 });
+    expect(await rejection(p.check(taskId, checkCtx()))).toMatchObject({ kind: "transient" });
+  });
+});
+
+describe("findTask", () => {
+  const HOOK = "https://studio.example.com/api/generation/callback/replicate?jobId=job-1";
+  const since = () => Date.now() - 1_000;
+  const find = (p: TaskProvider<FaceSwapInput, ImageResult>, key: string, from: number) =>
+    p.findTask?.(key, { signal: AbortSignal.timeout(5_000), since: from }) ?? Promise.resolve(null);
+  const loseCreate = async (p: TaskProvider<FaceSwapInput, ImageResult>, on: ReplicateEmulator) => {
+    on.faults.push({ on: "create", kind: "late" });
+    const lost = await rejection(p.submit(input, ctx(1, AbortSignal.timeout(300))));
+    expect(lost.outcome).toBe("unknown");
+  };
+
+  it("without a webhook: null only when nothing was created since the submit, else cannot tell", async () => {
+    const p = provider();
+    emulator.seedPredictions(30, { ageMs: 60 * 60_000 });
+    expect(await find(p, "job-1-faceswap-1", since())).toBeNull();
+    const from = since();
+    await loseCreate(p, emulator);
+    const error = await rejection(find(p, "job-1-faceswap-1", from));
+    expect(error.detail).toContain("carried no webhook");
+  });
+
+  it("with a webhook Replicate shows: finds the lost create on a later page", async () => {
+    const showing = await startReplicateEmulator({
+      token: TOKEN,
+      taskDurationMs: TASK_MS,
+      showsWebhook: true,
+    });
+    try {
+      const p = provider({ webhookUrl: () => HOOK }, showing);
+      const from = since();
+      await loseCreate(p, showing);
+      // 250 newer predictions of other jobs put ours on the third page of 100.
+      showing.seedPredictions(250, { ageMs: -5_000, webhook: `${HOOK}&idempotency_key=job-2-faceswap-1` });
+      const found = await find(p, "job-1-faceswap-1", from);
+      expect(showing.listRequests).toBe(3);
+      expect(showing.createRequests()).toHaveLength(1);
+      expect(found).toEqual({ taskId: expect.stringMatching(/^[0-9a-f]{26}$/) });
+      expect((await settle(p, found?.taskId ?? "")).state).toBe("succeeded");
+      // Every prediction since shows its webhook and none is this key's: authoritatively absent.
+      expect(await find(p, "job-1-faceswap-2", from)).toBeNull();
+    } finally {
+      await showing.close();
+    }
+  });
+
+  it("with a webhook Replicate does not show (as documented): cannot tell once anything exists", async () => {
+    const p = provider({ webhookUrl: () => HOOK });
+    const from = since();
+    expect(await find(p, "job-1-faceswap-1", from)).toBeNull();
+    await loseCreate(p, emulator);
+    const error = await rejection(find(p, "job-1-faceswap-1", from));
+    expect(error.detail).toContain("show no webhook");
+  });
+
+  it("throws when the list fails or is not a list", async () => {
+    emulator.faults.push({ on: "list", kind: "http", status: 500 });
+    await rejection(find(provider(), "job-1-faceswap-1", 0));
+    emulator.faults.push({ on: "list", kind: "malformed" });
+    await rejection(find(provider(), "job-1-faceswap-1", 0));
+  });
+});
+
+describe("cancel", () => {
+  it("cancels a running prediction, counted by the emulator, and ignores one Replicate no longer has", async () => {
+    const p = provider();
+    emulator.faults.push({ on: "create", kind: "never-finishes" });
+    const { taskId } = await p.submit(input, ctx());
+    await p.cancel?.(taskId, checkCtx());
+    expect(emulator.cancels()).toEqual([taskId]);
+    expect(await p.check(taskId, checkCtx())).toMatchObject({
+      state: "failed",
+      error: { kind: "transient" },
+    });
+    await p.cancel?.("gone-prediction", checkCtx());
+    emulator.faults.push({ on: "cancel", kind: "http", status: 500 });
+    expect(await rejection(p.cancel?.(taskId, checkCtx()) ?? Promise.resolve())).toMatchObject({
+      kind: "transient",
+    });
   });
 });

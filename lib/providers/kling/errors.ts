@@ -1,4 +1,5 @@
-import { ProviderError, type ProviderErrorKind } from "@/lib/providers/types";
+import { outcomeOfHttpStatus } from "@/lib/providers/create-outcome";
+import { type CreateOutcome, ProviderError, type ProviderErrorKind } from "@/lib/providers/types";
 
 /** The sentences a person reads; the vendor's own words only ever go to `detail`. */
 export const KLING_SENTENCES = {
@@ -32,8 +33,10 @@ const rule = (kind: ProviderErrorKind, sentence: string, reason: string): CodeRu
 
 /** Kling's business codes (VENDOR-APIS.md, "Errors") as inclusive ranges; the first match wins. */
 const RULES_BY_CODE_RANGE: ReadonlyArray<readonly [number, number, CodeRule]> = [
+  // 1003/1004 are first retried once with a token signed by Kling's clock (client.ts); 1000–1002 never.
+  [1003, 1003, rule("permanent", KLING_SENTENCES.unavailable, "auth token not yet valid")],
   [1004, 1004, rule("permanent", KLING_SENTENCES.unavailable, "auth token expired")],
-  [1000, 1003, rule("permanent", KLING_SENTENCES.unavailable, "auth failed")],
+  [1000, 1002, rule("permanent", KLING_SENTENCES.unavailable, "auth failed")],
   [1100, 1100, rule("permanent", KLING_SENTENCES.unavailable, "account problem")],
   [1101, 1102, rule("permanent", KLING_SENTENCES.unavailable, "no balance or resource pack used up")],
   [1103, 1103, rule("permanent", KLING_SENTENCES.unavailable, "model not enabled for this account")],
@@ -54,7 +57,7 @@ export class KlingApiError extends ProviderError {
     readonly httpStatus: number,
     readonly code: number | undefined,
     readonly vendorMessage: string,
-    options: { detail: string; retryAfterMs?: number },
+    options: { detail: string; retryAfterMs?: number; outcome: CreateOutcome },
   ) {
     super(kind, message, options);
     this.name = "KlingApiError";
@@ -62,6 +65,11 @@ export class KlingApiError extends ProviderError {
 
   get isAuthFailure(): boolean {
     return this.code !== undefined && this.code >= 1000 && this.code <= 1004;
+  }
+
+  /** The token's time window was refused (not yet valid, or expired): a clock problem, not a bad key. */
+  get isClockRejection(): boolean {
+    return this.code === 1003 || this.code === 1004;
   }
 }
 
@@ -74,6 +82,18 @@ export interface KlingErrorAnswer {
   requestId: string | undefined;
   /** From the Retry-After header, when Kling sent one. */
   retryAfterMs: number | undefined;
+  /** Appended to the log detail, e.g. the measured clock skew. */
+  note?: string;
+}
+
+/**
+ * What an error answer says about a create: Kling's 1xxx codes are refusals (nothing was made),
+ * 5xxx codes are its own failures (the task may exist); without a code the HTTP status decides.
+ */
+function outcomeOf(code: number | undefined, httpStatus: number): CreateOutcome {
+  if (code !== undefined && code >= 1000 && code < 2000) return "not_created";
+  if (code !== undefined && code >= 5000) return "unknown";
+  return outcomeOfHttpStatus(httpStatus);
 }
 
 function ruleFor(code: number | undefined, httpStatus: number): CodeRule {
@@ -92,15 +112,30 @@ export function errorFromAnswer(answer: KlingErrorAnswer): KlingApiError {
   const { kind, sentence, reason } = ruleFor(code, httpStatus);
   const detail =
     `Kling ${operation}: HTTP ${httpStatus}, code ${code ?? "none"} (${reason}), ` +
-    `message ${JSON.stringify(message)}, request_id ${requestId ?? "none"}`;
+    `message ${JSON.stringify(message)}, request_id ${requestId ?? "none"}` +
+    (answer.note ? `; ${answer.note}` : "");
   const retryAfterMs =
     kind === "transient" ? Math.max(MIN_RETRY_AFTER_MS, answer.retryAfterMs ?? 0) : undefined;
-  return new KlingApiError(kind, sentence, httpStatus, code, message, { detail, retryAfterMs });
+  const outcome = outcomeOf(code, httpStatus);
+  return new KlingApiError(kind, sentence, httpStatus, code, message, { detail, retryAfterMs, outcome });
 }
 
-/** A transient failure that never reached a Kling answer: network, timeout, unreadable body. */
-export function transientError(sentence: string, detail: string, cause?: unknown): ProviderError {
-  return new ProviderError("transient", sentence, { detail, cause, retryAfterMs: MIN_RETRY_AFTER_MS });
+/**
+ * A transient failure that never reached a readable Kling answer: network, timeout, unreadable body.
+ * `outcome` (for a create): `unknown` unless the request provably never left.
+ */
+export function transientError(
+  sentence: string,
+  detail: string,
+  cause?: unknown,
+  outcome: CreateOutcome = "unknown",
+): ProviderError {
+  return new ProviderError("transient", sentence, {
+    detail,
+    cause,
+    retryAfterMs: MIN_RETRY_AFTER_MS,
+    outcome,
+  });
 }
 
 /** Words Kling uses in `task_status_msg` when a task is stopped by its moderation. */

@@ -1,6 +1,7 @@
+import { notSentError, taskMissingError, withOutcome } from "@/lib/providers/create-outcome";
 import {
-  type CheckContext,
   type CheckResult,
+  type FindContext,
   type ImageInput,
   type ImageResult,
   ProviderError,
@@ -10,7 +11,8 @@ import {
 } from "@/lib/providers/types";
 import { createKlingClient, type KlingClient } from "./client";
 import { errorFromTaskFailure, KLING_SENTENCES, KlingApiError, transientError } from "./errors";
-import { type KlingTask, klingTaskSchema, parseTaskList } from "./schemas";
+import { findTaskByExternalId } from "./find-task";
+import { type KlingTask, klingTaskSchema } from "./schemas";
 
 export { createKlingTokenSource, type KlingTokenSource } from "./token";
 
@@ -29,13 +31,22 @@ export interface KlingProvidersOptions {
   fetch?: typeof fetch;
   /** Where Kling should post status changes for a task, or undefined for none (polling still works). */
   callbackUrl?: (idempotencyKey: string) => string | undefined;
+  /** Timeout of each query or list call (default 20 s). */
+  timeoutMs?: number;
+  /** Timeout of a create (default 45 s): an answer this late leaves the create's outcome unknown. */
+  createTimeoutMs?: number;
+  /** The clock the JWT is signed by (ms epoch); tests pass a skewed one. */
+  now?: () => number;
 }
 
 const STYLE_PATH = "/v1/images/generations";
 const TRYON_PATH = "/v1/images/kolors-virtual-try-on";
 const MAX_PROMPT_CHARS = 2_500;
-/** findTask reads the newest tasks only: a lost answer is recovered within minutes, not days. */
-const LOOKUP_PAGE_SIZE = 500;
+/**
+ * A create refused with 1201 may mean "this external_task_id exists": the submit that used it began
+ * at most this long ago (an attempt's key is reused only while its step runs, minutes).
+ */
+const DUPLICATE_LOOKBACK_MS = 60 * 60_000;
 
 interface KlingTaskKind<In> {
   name: string;
@@ -49,6 +60,9 @@ interface KlingTaskKind<In> {
 async function imageField(image: ImageInput): Promise<string> {
   return image.publicUrl ?? (await image.load()).toString("base64");
 }
+
+const describe = (error: unknown): string =>
+  error instanceof ProviderError ? (error.detail ?? error.message) : String(error);
 
 function parseTask(data: unknown, what: string): KlingTask {
   const parsed = klingTaskSchema.safeParse(data);
@@ -77,69 +91,78 @@ function resultOf(task: KlingTask, pollMs: number): CheckResult<ImageResult> {
   }
 }
 
-/** Kling refuses a reused external_task_id (it must be unique per account). */
-function isDuplicateKey(error: unknown): error is KlingApiError {
-  return (
-    error instanceof KlingApiError && error.code === 1201 && /external_task_id/i.test(error.vendorMessage)
-  );
-}
-
-/** The lookup endpoint missing or refusing our query means "cannot tell", not a failed job. */
-function isLookupUnsupported(error: unknown): boolean {
-  if (!(error instanceof KlingApiError)) return false;
-  const badRequest = error.code !== undefined && error.code >= 1200 && error.code <= 1203;
-  return error.httpStatus === 404 || badRequest;
-}
+/**
+ * 1201 is Kling's answer to bad parameters, a reused `external_task_id` among them; its wording is
+ * not documented, so the code alone sends the submit to a lookup, and the lookup decides.
+ */
+const maybeDuplicateKey = (error: unknown): error is KlingApiError =>
+  error instanceof KlingApiError && error.code === 1201;
 
 function createKlingTaskProvider<In>(
   client: KlingClient,
   kind: KlingTaskKind<In>,
   callbackUrl: KlingProvidersOptions["callbackUrl"],
 ): TaskProvider<In, ImageResult> {
-  async function findTask(idempotencyKey: string, ctx: CheckContext): Promise<{ taskId: string } | null> {
-    let data: unknown;
+  const findTask = (idempotencyKey: string, { signal, since }: FindContext) =>
+    findTaskByExternalId({ client, path: kind.path, idempotencyKey, since, signal });
+
+  /** A 1201 on create: adopt the task that already has this key, or report the refusal as it was. */
+  async function adoptDuplicate(error: KlingApiError, idempotencyKey: string, signal: AbortSignal) {
+    let found: { taskId: string } | null;
     try {
-      const query = `pageNum=1&pageSize=${LOOKUP_PAGE_SIZE}`;
-      data = await client.request({ method: "GET", path: `${kind.path}?${query}`, signal: ctx.signal });
-    } catch (error) {
-      if (isLookupUnsupported(error)) return null;
-      throw error;
+      found = await findTask(idempotencyKey, { signal, since: Date.now() - DUPLICATE_LOOKBACK_MS });
+    } catch (lookupError) {
+      // Refused either way (nothing new was made), but whether an earlier task holds the key is open.
+      throw new ProviderError("transient", KLING_SENTENCES.trouble, {
+        detail: `${error.detail}; the lookup of its external_task_id failed: ${describe(lookupError)}`,
+        outcome: "not_created",
+        cause: lookupError,
+      });
     }
-    const task = parseTaskList(data).find((t) => t.task_info?.external_task_id === idempotencyKey);
-    return task ? { taskId: task.task_id } : null;
+    if (found) return found;
+    throw withOutcome(error, "not_created");
   }
 
   return {
     name: kind.name,
 
     async submit(input, ctx) {
-      const callback = callbackUrl?.(ctx.idempotencyKey);
-      const body = {
-        ...(await kind.buildBody(input)),
-        external_task_id: ctx.idempotencyKey,
-        ...(callback ? { callback_url: callback } : {}),
-      };
+      let body: Record<string, unknown>;
+      try {
+        const callback = callbackUrl?.(ctx.idempotencyKey);
+        body = {
+          ...(await kind.buildBody(input)),
+          external_task_id: ctx.idempotencyKey,
+          ...(callback ? { callback_url: callback } : {}),
+        };
+      } catch (error) {
+        throw notSentError(error, KLING_SENTENCES.trouble, kind.name);
+      }
       try {
         const data = await client.request({ method: "POST", path: kind.path, body, signal: ctx.signal });
         return { taskId: parseTask(data, `POST ${kind.path}`).task_id, nextCheckInMs: kind.pollMs };
       } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-        // This key was accepted before and its answer lost: adopt that task rather than pay twice.
-        const found = await findTask(ctx.idempotencyKey, ctx);
-        if (found) return { ...found, nextCheckInMs: kind.pollMs };
-        throw new ProviderError("permanent", KLING_SENTENCES.generic, {
-          detail: `${error.detail}; no task with this external_task_id could be found`,
-          cause: error,
-        });
+        if (!maybeDuplicateKey(error)) throw error;
+        const found = await adoptDuplicate(error, ctx.idempotencyKey, ctx.signal);
+        return { ...found, nextCheckInMs: kind.pollMs };
       }
     },
 
     async check(taskId, ctx) {
       const path = `${kind.path}/${encodeURIComponent(taskId)}`;
-      const data = await client.request({ method: "GET", path, signal: ctx.signal });
+      let data: unknown;
+      try {
+        data = await client.request({ method: "GET", path, signal: ctx.signal });
+      } catch (error) {
+        // Kling does not know the task: checked again before any new (paid) attempt.
+        if (error instanceof KlingApiError && error.httpStatus === 404)
+          throw taskMissingError(KLING_SENTENCES.trouble, error.detail, error);
+        throw error;
+      }
       return resultOf(parseTask(data, `GET ${kind.path}/{task_id}`), kind.pollMs);
     },
 
+    // No cancel: Kling documents no API to cancel a task; it runs to its end.
     findTask,
   };
 }

@@ -35,11 +35,36 @@ export const klingTaskSchema = z
 
 export type KlingTask = z.infer<typeof klingTaskSchema>;
 
+/** One page of a list endpoint: the tasks that parse, and how many entries did not. */
+export interface TaskListPage {
+  tasks: KlingTask[];
+  /** Entries that are not readable tasks: a lookup that skipped one cannot say "not there". */
+  unreadable: number;
+  /** How many entries the page had, readable or not. */
+  size: number;
+}
+
 /** The list endpoints answer an array of tasks; entries that do not parse are skipped, not fatal. */
 export function parseTaskList(data: unknown): KlingTask[] {
-  if (!Array.isArray(data)) return [];
-  return data.flatMap((item) => {
+  return parseTaskListPage(data)?.tasks ?? [];
+}
+
+/** One page of a list endpoint, or null when the answer is not a list at all. */
+export function parseTaskListPage(data: unknown): TaskListPage | null {
+  if (!Array.isArray(data)) return null;
+  const tasks = data.flatMap((item) => {
     const parsed = klingTaskSchema.safeParse(item);
     return parsed.success ? [parsed.data] : [];
   });
+  return { tasks, unreadable: data.length - tasks.length, size: data.length };
+}
+
+/** `created_at` as ms epoch: Kling sends ms (number or numeric string); seconds and ISO text are tolerated. */
+export function createdAtMs(task: KlingTask): number | undefined {
+  const raw = task.created_at;
+  if (raw === null || raw === undefined || raw === "") return undefined;
+  const numeric = Number(raw);
+  if (Number.isFinite(numeric)) return numeric < 1e11 ? numeric * 1_000 : numeric;
+  const parsed = Date.parse(String(raw));
+  return Number.isNaN(parsed) ? undefined : parsed;
 }

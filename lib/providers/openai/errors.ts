@@ -1,5 +1,6 @@
-import { APIConnectionError, APIError, APIUserAbortError } from "openai";
-import { ProviderError } from "@/lib/providers/types";
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
+import { outcomeOfHttpStatus, outcomeOfNetworkError, withOutcome } from "@/lib/providers/create-outcome";
+import { type CreateOutcome, ProviderError } from "@/lib/providers/types";
 import type { ResponseSnapshot } from "./schemas";
 
 /** The sentences a person reads; raw vendor detail goes to the log only. */
@@ -99,6 +100,23 @@ export function classifyOpenAIError(error: unknown, redact: (text: string) => st
   }
   const problem = codeProblem(code);
   return permanent(problem ? OPENAI_MESSAGES[problem] : OPENAI_MESSAGES.noAdvice, detail, error);
+}
+
+/**
+ * What a failed create says about the response: a 4xx or a connection that never opened made
+ * nothing; a timeout, an abort, a reset, a 5xx or an answer we could not read may have.
+ */
+function createOutcomeOf(error: unknown): CreateOutcome {
+  if (error instanceof ProviderError && error.outcome) return error.outcome;
+  if (error instanceof APIConnectionTimeoutError || error instanceof APIUserAbortError) return "unknown";
+  if (error instanceof APIConnectionError) return outcomeOfNetworkError(error);
+  if (error instanceof APIError && error.status !== undefined) return outcomeOfHttpStatus(error.status);
+  return "unknown";
+}
+
+/** A failed create, classified, with its outcome. */
+export function classifyCreateError(error: unknown, redact: (text: string) => string): ProviderError {
+  return withOutcome(classifyOpenAIError(error, redact), createOutcomeOf(error));
 }
 
 /** Whether a create failed because this server (an OpenAI-compatible one) lacks background mode. */

@@ -5,8 +5,9 @@ import type { Advice, CheckResult } from "@/lib/providers/types";
  * Advice requests run without background mode, for OpenAI-compatible servers that lack it.
  *
  * The pending result lives in this process's memory only: a restart (or a poll that lands on another
- * serverless instance) does not know the task id, and `check` then reports a transient failure so the
- * step resubmits. That is the price of a server without background mode; OpenAI itself never gets here.
+ * serverless instance) does not know the task id, and `check` then reports the task missing; once
+ * the engine has checked again, the step pays for a new one. That is why it runs only when
+ * OPENAI_PLAIN_FALLBACK is set (development, or one long-lived process); OpenAI itself never gets here.
  */
 
 const PREFIX = "fallback-";

@@ -1,6 +1,7 @@
-import { NotFoundError } from "openai";
+import { APIError, NotFoundError } from "openai";
 import type { ResponseCreateParamsNonStreaming } from "openai/resources/responses/responses";
 import { logEvent } from "@/lib/log";
+import { notSentError, taskMissingError } from "@/lib/providers/create-outcome";
 import {
   type Advice,
   type AdviceInput,
@@ -9,7 +10,13 @@ import {
   type TaskProvider,
 } from "@/lib/providers/types";
 import { buildAdviceRequest, lazyOpenAIClient } from "./client";
-import { classifyOpenAIError, classifyResponseFailure, OPENAI_MESSAGES, rejectsBackground } from "./errors";
+import {
+  classifyCreateError,
+  classifyOpenAIError,
+  classifyResponseFailure,
+  OPENAI_MESSAGES,
+  rejectsBackground,
+} from "./errors";
 import { isFallbackTaskId, readFallbackTask, startFallbackTask } from "./fallback";
 import { adviceAnswerSchema, findRefusal, type ResponseSnapshot, responseSchema } from "./schemas";
 
@@ -22,12 +29,21 @@ export interface OpenAIAdviceProviderOptions {
   /** `OPENAI_MODEL`: a vision model that supports structured outputs. */
   model: string;
   /**
+   * `OPENAI_PLAIN_FALLBACK`: when a server rejects background mode, run the request as a plain call
+   * held in this process's memory (fallback.ts). Off by default: another instance (or this one after
+   * a restart) cannot see such a task, and the step then pays for a new one. For development and
+   * single-process servers only; lib/config.ts refuses it in production on a shared store.
+   */
+  plainFallback?: boolean;
+  /**
    * Keeps the fallback's synchronous call alive after the response (the app passes an `after()`-based
    * runner). Default: a fire-and-forget promise, fine for a long-lived server process.
    */
   runInBackground?: (work: () => Promise<void>) => void;
-  /** Timeout of each create/retrieve call (default 20 s). */
+  /** Timeout of each retrieve or cancel call (default 20 s). */
   timeoutMs?: number;
+  /** Timeout of a create (default 45 s): an answer this late leaves the create's outcome unknown. */
+  createTimeoutMs?: number;
   /** Timeout of the fallback's synchronous call, which waits for the whole answer (default 150 s). */
   fallbackTimeoutMs?: number;
 }
@@ -93,10 +109,12 @@ export function createOpenAIAdviceProvider(
     baseURL: options.baseURL,
     timeoutMs: options.timeoutMs ?? 20_000,
   });
+  const createTimeoutMs = options.createTimeoutMs ?? 45_000;
   const fallbackTimeoutMs = options.fallbackTimeoutMs ?? 150_000;
   const runInBackground = options.runInBackground ?? fireAndForget;
   const redact = (text: string) => text.split(apiKey).join("[redacted]");
   const classify = (error: unknown) => classifyOpenAIError(error, redact);
+  const classifyCreate = (error: unknown) => classifyCreateError(error, redact);
   // Learnt from the first rejected background create; this instance then goes straight to the fallback.
   let backgroundUnsupported = false;
 
@@ -124,34 +142,43 @@ export function createOpenAIAdviceProvider(
     name: "openai-advice",
 
     async submit(input, ctx) {
-      const body = await buildAdviceRequest(input, model, ctx.idempotencyKey);
+      let body: ResponseCreateParamsNonStreaming;
+      try {
+        body = await buildAdviceRequest(input, model, ctx.idempotencyKey);
+      } catch (error) {
+        throw notSentError(error, OPENAI_MESSAGES.hiccup, "openai create");
+      }
       if (backgroundUnsupported) return submitFallback(body, ctx.idempotencyKey);
       let response: unknown;
       try {
-        // The SDK accepts idempotencyKey but sends no header for OpenAI; metadata records the key.
+        // The SDK sends no Idempotency-Key header for OpenAI: `metadata.idempotency_key` names the
+        // submit, echoed on the response and in nothing we can query (there is no list endpoint), so
+        // a lost create is found again only through the project webhook (the engine's `foundTask`).
         response = await client().responses.create(
           { ...body, background: true },
-          { signal: ctx.signal, idempotencyKey: ctx.idempotencyKey },
+          { signal: ctx.signal, timeout: createTimeoutMs, idempotencyKey: ctx.idempotencyKey },
         );
       } catch (error) {
-        if (!rejectsBackground(error)) throw classify(error);
+        if (!rejectsBackground(error)) throw classifyCreate(error);
+        if (!options.plainFallback) throw backgroundRefused(classifyCreate(error));
         backgroundUnsupported = true;
         logEvent("openai.background_unsupported", { detail: classify(error).detail });
         return submitFallback(body, ctx.idempotencyKey);
       }
-      return { taskId: snapshotOf(response).id, nextCheckInMs: CHECK_HINT_MS };
+      try {
+        return { taskId: snapshotOf(response).id, nextCheckInMs: CHECK_HINT_MS };
+      } catch (error) {
+        throw classifyCreate(error);
+      }
     },
 
     async check(taskId, ctx) {
       if (isFallbackTaskId(taskId)) {
         const result = readFallbackTask(taskId);
         if (result === undefined) {
-          // Not started by this process (a restart, another instance): a failed task makes the step resubmit.
+          // Not started by this process (a restart, another instance): missing here, checked again.
           const detail = `fallback task ${taskId} is unknown to this process`;
-          return {
-            state: "failed",
-            error: new ProviderError("transient", OPENAI_MESSAGES.hiccup, { detail }),
-          };
+          throw taskMissingError(OPENAI_MESSAGES.hiccup, detail);
         }
         return result ?? { state: "running", nextCheckInMs: CHECK_HINT_MS };
       }
@@ -159,15 +186,35 @@ export function createOpenAIAdviceProvider(
       try {
         response = await client().responses.retrieve(taskId, undefined, { signal: ctx.signal });
       } catch (error) {
-        // A response OpenAI no longer has can never finish: fail the task so the step submits afresh.
-        if (error instanceof NotFoundError) return { state: "failed", error: transientFrom(classify(error)) };
+        // OpenAI does not know the response: checked again before any new (paid) attempt.
+        if (error instanceof NotFoundError)
+          throw taskMissingError(OPENAI_MESSAGES.hiccup, classify(error).detail, error);
         throw classify(error);
       }
       return interpret(snapshotOf(response));
     },
+
+    async cancel(taskId, ctx) {
+      // A plain fallback call cannot be stopped; it ends on its own within its timeout.
+      if (isFallbackTaskId(taskId)) return;
+      try {
+        await client().responses.cancel(taskId, { signal: ctx.signal });
+      } catch (error) {
+        // Unknown (404), or not cancellable any more (finished, or not a background response): done.
+        if (error instanceof APIError && [400, 404, 409].includes(error.status ?? 0)) return;
+        throw classify(error);
+      }
+    },
   };
 }
 
-function transientFrom(error: ProviderError): ProviderError {
-  return new ProviderError("transient", OPENAI_MESSAGES.hiccup, { detail: error.detail, cause: error });
+/** A server without background mode, and the in-memory fallback not enabled: say how to enable it. */
+function backgroundRefused(error: ProviderError): ProviderError {
+  return new ProviderError("permanent", OPENAI_MESSAGES.unavailable, {
+    detail:
+      `${error.detail}; this OpenAI-compatible server rejects background mode, and ` +
+      "OPENAI_PLAIN_FALLBACK is not set (see the README: OpenAI-compatible servers without background mode)",
+    outcome: "not_created",
+    cause: error,
+  });
 }

@@ -1,3 +1,4 @@
+import { outcomeOfHttpStatus, outcomeOfNetworkError, withOutcome } from "@/lib/providers/create-outcome";
 import { ProviderError } from "@/lib/providers/types";
 import { classifyHttpFailure, REPLICATE_MESSAGES } from "./errors";
 import { type Prediction, predictionSchema } from "./schemas";
@@ -8,7 +9,10 @@ export interface ReplicateClientOptions {
   baseUrl: string;
   model: string;
   fetch: typeof fetch;
+  /** Timeout of a get, list or cancel call. */
   timeoutMs: number;
+  /** Timeout of a create, which may legitimately take longer to answer. */
+  createTimeoutMs: number;
 }
 
 /** An HTTP answer that is not 2xx: the caller decides what a 404 means for its request. */
@@ -22,20 +26,29 @@ export class ReplicateHttpError extends Error {
   }
 }
 
-/** A thin fetch client for the predictions API: JSON in, a validated prediction out, ProviderErrors. */
+export interface ReplicateRequest {
+  method: "GET" | "POST";
+  /** Path and query, e.g. `/v1/predictions?created_after=…`. */
+  path: string;
+  body?: unknown;
+  signal: AbortSignal;
+  /** A create: its own timeout, and its failures say whether the prediction may exist. */
+  create?: boolean;
+}
+
+/**
+ * A thin fetch client for the predictions API: JSON in, JSON out, ProviderErrors. A create's errors
+ * carry their outcome: a 4xx or a refused connection made nothing, anything else may have.
+ */
 export function createReplicateClient(options: ReplicateClientOptions) {
   const base = options.baseUrl.replace(/\/+$/, "");
   const redact = (text: string) => text.split(options.token).join("[redacted]");
-  const hiccup = (detail: string, cause?: unknown) =>
-    new ProviderError("transient", REPLICATE_MESSAGES.hiccup, { detail: redact(detail), cause });
+  const hiccup = (detail: string, outcome: "not_created" | "unknown", cause?: unknown) =>
+    new ProviderError("transient", REPLICATE_MESSAGES.hiccup, { detail: redact(detail), cause, outcome });
 
-  return async function requestPrediction(
-    method: "GET" | "POST",
-    path: string,
-    body: unknown,
-    signal: AbortSignal,
-  ): Promise<Prediction> {
-    const request = `${method} ${path}`;
+  async function requestJson({ method, path, body, signal, create }: ReplicateRequest): Promise<unknown> {
+    const request = `${method} ${path.split("?")[0]}`;
+    const timeoutMs = create ? options.createTimeoutMs : options.timeoutMs;
     let response: Response;
     let text: string;
     try {
@@ -46,11 +59,11 @@ export function createReplicateClient(options: ReplicateClientOptions) {
           ...(body === undefined ? {} : { "Content-Type": "application/json" }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       });
       text = await response.text();
     } catch (error) {
-      throw hiccup(`replicate ${request} failed: ${String(error)}`, error);
+      throw hiccup(`replicate ${request} failed: ${String(error)}`, outcomeOfNetworkError(error), error);
     }
     if (!response.ok) {
       const failure = classifyHttpFailure({
@@ -60,18 +73,32 @@ export function createReplicateClient(options: ReplicateClientOptions) {
         bodyExcerpt: redact(text.slice(0, 300)),
         model: options.model,
       });
-      throw new ReplicateHttpError(response.status, failure);
+      throw new ReplicateHttpError(
+        response.status,
+        withOutcome(failure, outcomeOfHttpStatus(response.status)),
+      );
     }
-    let json: unknown;
     try {
-      json = JSON.parse(text);
+      return JSON.parse(text);
     } catch (error) {
-      throw hiccup(`replicate ${request} answered malformed JSON: ${text.slice(0, 200)}`, error);
+      throw hiccup(`replicate ${request} answered malformed JSON: ${text.slice(0, 200)}`, "unknown", error);
     }
-    const prediction = predictionSchema.safeParse(json);
-    if (!prediction.success) {
-      throw hiccup(`replicate ${request} answered an unexpected shape: ${text.slice(0, 200)}`);
-    }
-    return prediction.data;
+  }
+
+  return {
+    requestJson,
+    /** A request whose answer is one prediction, validated. */
+    async requestPrediction(request: ReplicateRequest): Promise<Prediction> {
+      const json = await requestJson(request);
+      const prediction = predictionSchema.safeParse(json);
+      if (prediction.success) return prediction.data;
+      const excerpt = JSON.stringify(json)?.slice(0, 200);
+      throw hiccup(
+        `replicate ${request.method} ${request.path} answered an unexpected shape: ${excerpt}`,
+        "unknown",
+      );
+    },
   };
 }
+
+export type ReplicateClient = ReturnType<typeof createReplicateClient>;

@@ -1,3 +1,4 @@
+import { notSentError, taskMissingError } from "@/lib/providers/create-outcome";
 import {
   type CheckResult,
   type FaceSwapInput,
@@ -9,7 +10,8 @@ import {
 import { createReplicateClient, ReplicateHttpError } from "./client";
 import { jpegDataUrl } from "./data-url";
 import { classifyPredictionError, REPLICATE_MESSAGES } from "./errors";
-import { firstOutputUrl, predictionRouteFor } from "./schemas";
+import { findPredictionByKey, webhookWithKey } from "./find-prediction";
+import { firstOutputUrl, type Prediction, predictionRouteFor } from "./schemas";
 
 /** Options of the Replicate face-swap provider (plain fetch against the predictions API). */
 export interface ReplicateFaceSwapProviderOptions {
@@ -25,10 +27,15 @@ export interface ReplicateFaceSwapProviderOptions {
   faceField: string;
   /** Injectable for tests; the global fetch by default. */
   fetch?: typeof fetch;
-  /** A webhook URL for this submit, or undefined to rely on polling alone. */
+  /**
+   * A webhook URL for this submit, or undefined to rely on polling alone. The adapter adds the
+   * submit's key to it (`idempotency_key`), so each delivery, `start` included, names its submit.
+   */
   webhookUrl?: (idempotencyKey: string) => string | undefined;
-  /** Timeout of each API call (default 20 s). */
+  /** Timeout of each get, list or cancel call (default 20 s). */
   timeoutMs?: number;
+  /** Timeout of a create (default 45 s): an answer this late leaves the create's outcome unknown. */
+  createTimeoutMs?: number;
 }
 
 /** Replicate runs a face swap in a few seconds to a minute; no use polling faster. */
@@ -58,27 +65,45 @@ export function createReplicateFaceSwapProvider(
   if (!options.token) throw new Error("REPLICATE_API_TOKEN is not set");
   if (!options.baseUrl) throw new Error("REPLICATE_API_BASE_URL is not set");
   const route = predictionRouteFor(options.model);
-  const requestPrediction = createReplicateClient({
+  const client = createReplicateClient({
     token: options.token,
     baseUrl: options.baseUrl,
     model: options.model,
     fetch: options.fetch ?? fetch,
     timeoutMs: options.timeoutMs ?? 20_000,
+    createTimeoutMs: options.createTimeoutMs ?? 45_000,
   });
+  const webhookFor = (idempotencyKey: string): string | undefined => {
+    const webhook = options.webhookUrl?.(idempotencyKey);
+    return webhook ? webhookWithKey(webhook, idempotencyKey) : undefined;
+  };
+  const predictionPath = (taskId: string, suffix = "") =>
+    `/v1/predictions/${encodeURIComponent(taskId)}${suffix}`;
 
   return {
     name: "replicate-faceswap",
 
     async submit(input, ctx) {
-      const [target, face] = await Promise.all([imageFor(input.target), imageFor(input.face)]);
-      const webhook = options.webhookUrl?.(ctx.idempotencyKey);
-      const body = {
-        ...(route.version ? { version: route.version } : {}),
-        input: { [options.targetField]: target, [options.faceField]: face },
-        ...(webhook ? { webhook, webhook_events_filter: ["completed"] } : {}),
-      };
+      let body: Record<string, unknown>;
       try {
-        const prediction = await requestPrediction("POST", route.path, body, ctx.signal);
+        const [target, face] = await Promise.all([imageFor(input.target), imageFor(input.face)]);
+        const webhook = webhookFor(ctx.idempotencyKey);
+        body = {
+          ...(route.version ? { version: route.version } : {}),
+          input: { [options.targetField]: target, [options.faceField]: face },
+          ...(webhook ? { webhook, webhook_events_filter: ["completed"] } : {}),
+        };
+      } catch (error) {
+        throw notSentError(error, REPLICATE_MESSAGES.hiccup, "replicate create");
+      }
+      try {
+        const prediction = await client.requestPrediction({
+          method: "POST",
+          path: route.path,
+          body,
+          signal: ctx.signal,
+          create: true,
+        });
         return { taskId: prediction.id, nextCheckInMs: CHECK_HINT_MS };
       } catch (error) {
         throw unwrap(error);
@@ -86,52 +111,74 @@ export function createReplicateFaceSwapProvider(
     },
 
     async check(taskId, ctx): Promise<CheckResult<ImageResult>> {
-      let prediction: Awaited<ReturnType<typeof requestPrediction>>;
+      let prediction: Prediction;
       try {
-        prediction = await requestPrediction(
-          "GET",
-          `/v1/predictions/${encodeURIComponent(taskId)}`,
-          undefined,
-          ctx.signal,
-        );
+        prediction = await client.requestPrediction({
+          method: "GET",
+          path: predictionPath(taskId),
+          signal: ctx.signal,
+        });
       } catch (error) {
-        // A prediction Replicate does not know can never finish: fail the task so the step resubmits.
-        if (error instanceof ReplicateHttpError && error.status === 404) {
-          const detail = error.providerError.detail;
-          return {
-            state: "failed",
-            error: new ProviderError("transient", REPLICATE_MESSAGES.hiccup, { detail }),
-          };
-        }
+        // Replicate does not know the prediction: checked again before any new (paid) attempt.
+        if (error instanceof ReplicateHttpError && error.status === 404)
+          throw taskMissingError(REPLICATE_MESSAGES.hiccup, error.providerError.detail, error);
         throw unwrap(error);
       }
-      switch (prediction.status) {
-        case "succeeded": {
-          const url = firstOutputUrl(prediction.output);
-          if (url) return { state: "succeeded", output: { image: { url } } };
-          const detail = `replicate prediction ${taskId} succeeded without an image: ${JSON.stringify(prediction.output)?.slice(0, 200)}`;
-          return {
-            state: "failed",
-            error: new ProviderError("permanent", REPLICATE_MESSAGES.noImage, { detail }),
-          };
-        }
-        case "failed": {
-          const text =
-            typeof prediction.error === "string" ? prediction.error : JSON.stringify(prediction.error ?? "");
-          return { state: "failed", error: classifyPredictionError(taskId, text) };
-        }
-        case "canceled":
-        case "aborted": {
-          const detail = `replicate prediction ${taskId} ended ${prediction.status}`;
-          return {
-            state: "failed",
-            error: new ProviderError("transient", REPLICATE_MESSAGES.hiccup, { detail }),
-          };
-        }
-        default:
-          // starting, processing, or a status added later: keep polling; the step's deadline bounds it.
-          return { state: "running", nextCheckInMs: CHECK_HINT_MS };
+      return resultOf(taskId, prediction);
+    },
+
+    async findTask(idempotencyKey, { signal, since }) {
+      const hadWebhook = webhookFor(idempotencyKey) !== undefined;
+      try {
+        return await findPredictionByKey({ client, idempotencyKey, hadWebhook, since, signal });
+      } catch (error) {
+        throw unwrap(error);
+      }
+    },
+
+    async cancel(taskId, ctx) {
+      try {
+        await client.requestJson({
+          method: "POST",
+          path: predictionPath(taskId, "/cancel"),
+          signal: ctx.signal,
+        });
+      } catch (error) {
+        // Nothing to cancel: Replicate no longer knows it (its data is removed after an hour).
+        if (error instanceof ReplicateHttpError && error.status === 404) return;
+        throw unwrap(error);
       }
     },
   };
+}
+
+/** A prediction's state as the pipeline sees it. */
+function resultOf(taskId: string, prediction: Prediction): CheckResult<ImageResult> {
+  switch (prediction.status) {
+    case "succeeded": {
+      const url = firstOutputUrl(prediction.output);
+      if (url) return { state: "succeeded", output: { image: { url } } };
+      const detail = `replicate prediction ${taskId} succeeded without an image: ${JSON.stringify(prediction.output)?.slice(0, 200)}`;
+      return {
+        state: "failed",
+        error: new ProviderError("permanent", REPLICATE_MESSAGES.noImage, { detail }),
+      };
+    }
+    case "failed": {
+      const text =
+        typeof prediction.error === "string" ? prediction.error : JSON.stringify(prediction.error ?? "");
+      return { state: "failed", error: classifyPredictionError(taskId, text) };
+    }
+    case "canceled":
+    case "aborted": {
+      const detail = `replicate prediction ${taskId} ended ${prediction.status}`;
+      return {
+        state: "failed",
+        error: new ProviderError("transient", REPLICATE_MESSAGES.hiccup, { detail }),
+      };
+    }
+    default:
+      // starting, processing, or a status added later: keep polling; the step's deadline bounds it.
+      return { state: "running", nextCheckInMs: CHECK_HINT_MS };
+  }
 }

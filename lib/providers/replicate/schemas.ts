@@ -39,3 +39,11 @@ export function predictionRouteFor(model: string): PredictionRoute {
     version: undefined,
   };
 }
+
+/** A page of `GET /v1/predictions`: newest first, 100 per page, `next` the following page's URL. */
+export const predictionPageSchema = z.object({
+  next: z.string().nullish(),
+  results: z.array(z.looseObject({ id: z.string().min(1) })),
+});
+
+export type PredictionPage = z.infer<typeof predictionPageSchema>;
