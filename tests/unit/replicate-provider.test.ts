@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import sharp from "sharp";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   createReplicateFaceSwapProvider,
   type ReplicateFaceSwapProviderOptions,
@@ -306,6 +306,30 @@ describe("Replicate face-swap provider against the emulator", () => {
     emulator.faults.push({ on: "file", kind: "expired" } satisfies ReplicateFault);
     expect((await fetch(result.output.image.url)).status).toBe(404);
     expect((await fetch(result.output.image.url)).status).toBe(200);
+  });
+
+  it("tells the operator in one log line which setting a create's 404 points at", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    try {
+      // The base with /v1 handed to the adapter as is: every request goes to /v1/v1/….
+      const error = await provider({ baseUrl: `${emulator.url}/v1` })
+        .submit(input, ctx())
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ kind: "permanent", message: REPLICATE_MESSAGES.unavailable });
+      const lines = log.mock.calls
+        .map(([line]) => String(line))
+        .filter((line) => line.includes("config.suspect"));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({
+        setting: "REPLICATE_API_BASE_URL or REPLICATE_FACESWAP_MODEL",
+        REPLICATE_API_BASE_URL: `${emulator.url}/v1`,
+        answered: expect.stringContaining("/v1/v1/"),
+      });
+      expect(lines[0]).toContain("404");
+      expect(lines[0]).not.toContain(TOKEN);
+    } finally {
+      log.mockRestore();
+    }
   });
 
   it("names the missing setting and rejects a malformed model reference", () => {

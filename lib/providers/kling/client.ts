@@ -1,4 +1,5 @@
 import { outcomeOfNetworkError } from "@/lib/providers/create-outcome";
+import { logSuspectSetting } from "@/lib/providers/setting-hint";
 import { errorFromAnswer, KLING_SENTENCES, KlingApiError, parseRetryAfter, transientError } from "./errors";
 import { klingEnvelopeSchema } from "./schemas";
 import { createKlingSkewMeter } from "./skew";
@@ -102,6 +103,12 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
     if (!envelope.success) {
       // A gateway's HTML error page still says whether to retry through its status.
       if (response.status !== 200) {
+        // Kling answers in its envelope; a bare 404 page means the requests go to the wrong host.
+        if (response.status === 404) {
+          logSuspectSetting("KLING_API_BASE_URL", `${operation} on ${baseUrl} answered HTTP 404: ${text}`, {
+            KLING_API_BASE_URL: baseUrl,
+          });
+        }
         throw errorFromAnswer({
           ...answer,
           code: undefined,
@@ -127,6 +134,12 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
       if (error.isClockRejection && offsetMs !== undefined) tokens.setClockOffset(skew.correctionMs());
       // A rejected token is signed afresh next time (e.g. after the clock was corrected).
       if (error.isAuthFailure) tokens.invalidate();
+      if (error.isAuthFailure && !error.isClockRejection) {
+        logSuspectSetting(
+          "KLING_ACCESS_KEY and KLING_SECRET_KEY",
+          `${operation}: code ${code} ${message ?? ""}`,
+        );
+      }
       throw error;
     }
     return data;

@@ -2,6 +2,7 @@ import { APIError, NotFoundError } from "openai";
 import type { ResponseCreateParamsNonStreaming } from "openai/resources/responses/responses";
 import { logEvent } from "@/lib/log";
 import { notSentError, taskMissingError } from "@/lib/providers/create-outcome";
+import { logSuspectSetting } from "@/lib/providers/setting-hint";
 import {
   type Advice,
   type AdviceInput,
@@ -114,7 +115,19 @@ export function createOpenAIAdviceProvider(
   const runInBackground = options.runInBackground ?? fireAndForget;
   const redact = (text: string) => text.split(apiKey).join("[redacted]");
   const classify = (error: unknown) => classifyOpenAIError(error, redact);
-  const classifyCreate = (error: unknown) => classifyCreateError(error, redact);
+  const classifyCreate = (error: unknown) => {
+    const status = error instanceof APIError ? error.status : undefined;
+    const answered = () =>
+      `POST /responses answered HTTP ${status}: ${redact(String((error as Error).message))}`;
+    if (status === 401 || status === 403) logSuspectSetting("OPENAI_API_KEY", answered());
+    if (status === 404) {
+      logSuspectSetting("OPENAI_BASE_URL or OPENAI_MODEL", answered(), {
+        OPENAI_BASE_URL: options.baseURL ?? "https://api.openai.com/v1",
+        OPENAI_MODEL: model,
+      });
+    }
+    return classifyCreateError(error, redact);
+  };
   // Learnt from the first rejected background create; this instance then goes straight to the fallback.
   let backgroundUnsupported = false;
 

@@ -1,4 +1,5 @@
 import { outcomeOfHttpStatus, outcomeOfNetworkError, withOutcome } from "@/lib/providers/create-outcome";
+import { logSuspectSetting } from "@/lib/providers/setting-hint";
 import { ProviderError } from "@/lib/providers/types";
 import { classifyHttpFailure, REPLICATE_MESSAGES } from "./errors";
 import { type Prediction, predictionSchema } from "./schemas";
@@ -66,6 +67,16 @@ export function createReplicateClient(options: ReplicateClientOptions) {
       throw hiccup(`replicate ${request} failed: ${String(error)}`, outcomeOfNetworkError(error), error);
     }
     if (!response.ok) {
+      const answered = `${method} ${base}${path.split("?")[0]} answered HTTP ${response.status}: ${redact(text.slice(0, 200))}`;
+      if (response.status === 401 || response.status === 403)
+        logSuspectSetting("REPLICATE_API_TOKEN", answered);
+      // A check's 404 is a missing prediction; a create's 404 is a wrong base URL or model.
+      if (response.status === 404 && create) {
+        logSuspectSetting("REPLICATE_API_BASE_URL or REPLICATE_FACESWAP_MODEL", answered, {
+          REPLICATE_API_BASE_URL: options.baseUrl,
+          REPLICATE_FACESWAP_MODEL: options.model,
+        });
+      }
       const failure = classifyHttpFailure({
         status: response.status,
         headers: response.headers,
