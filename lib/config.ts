@@ -50,6 +50,8 @@ const envSchema = z.object({
   OPENAI_WEBHOOK_SECRET: optionalString,
   CALLBACK_SECRET: optionalString,
   VERCEL: optionalString,
+  /** Set by Next itself: "development" under `next dev`. */
+  NODE_ENV: optionalString,
 });
 
 export type StoreConfig =
@@ -110,6 +112,8 @@ export interface AppConfig {
   callbackSecret: string | null;
   /** On Vercel an embedded store would lose jobs between function instances. */
   onVercelWithoutKv: boolean;
+  /** Under `next dev` (React Refresh needs a looser page policy). */
+  devServer: boolean;
 }
 
 /** Thrown at start-up for a configuration that cannot work; the message names the variable. */
@@ -210,6 +214,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
     openaiWebhookSecret: env.OPENAI_WEBHOOK_SECRET ?? null,
     callbackSecret: callbackSecretFrom(env),
     onVercelWithoutKv: env.VERCEL === "1" && store.kind === "sqlite",
+    devServer: env.NODE_ENV === "development",
   };
 }
 
