@@ -1,39 +1,23 @@
 import type { NextConfig } from "next";
-import { PHASE_DEVELOPMENT_SERVER } from "next/constants";
+import { FIXED_SECURITY_HEADERS, STRICT_TRANSPORT_SECURITY } from "./lib/security-headers";
 
-/**
- * The page's Content-Security-Policy. Next's hydration uses inline scripts ('unsafe-inline' until
- * nonces are worth a proxy); images and uploads may live on Vercel Blob (https:); dev adds eval for
- * React Refresh.
- */
-function contentSecurityPolicy(dev: boolean): string {
-  return [
-    "default-src 'self'",
-    `script-src 'self' 'unsafe-inline'${dev ? " 'unsafe-eval'" : ""}`,
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' blob: data: https:",
-    "font-src 'self' data:",
-    `connect-src 'self' https:${dev ? " ws:" : ""}`,
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-  ].join("; ");
-}
-
-export default function nextConfig(phase: string): NextConfig {
-  const securityHeaders = [
-    { key: "X-Content-Type-Options", value: "nosniff" },
-    { key: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
-    { key: "X-Frame-Options", value: "DENY" },
-    { key: "Content-Security-Policy", value: contentSecurityPolicy(phase === PHASE_DEVELOPMENT_SERVER) },
-  ];
+/** These headers are fixed at build time; the page's CSP depends on run-time config (proxy.ts). */
+export default function nextConfig(): NextConfig {
   return {
     // Loaded from node_modules at run time rather than bundled (Node-only clients).
     serverExternalPackages: ["redis", "@redis/client", "busboy"],
     poweredByHeader: false,
     async headers() {
-      return [{ source: "/:path*", headers: securityHeaders }];
+      return [
+        { source: "/:path*", headers: FIXED_SECURITY_HEADERS },
+        {
+          // Only over https (Vercel and TLS-terminating proxies say so in X-Forwarded-Proto): a
+          // browser ignores it over http anyway, and a local `next start` must stay reachable.
+          source: "/:path*",
+          has: [{ type: "header", key: "x-forwarded-proto", value: "https" }],
+          headers: [{ key: "Strict-Transport-Security", value: STRICT_TRANSPORT_SECURITY }],
+        },
+      ];
     },
   };
 }

@@ -58,7 +58,9 @@ const envSchema = z.object({
   PUBLIC_BASE_URL: z.preprocess(blankAsUnset, z.url().optional()),
   REPLICATE_WEBHOOK_SECRET: optionalString,
   OPENAI_WEBHOOK_SECRET: optionalString,
+  CALLBACK_SECRET: optionalString,
   VERCEL: optionalString,
+  /** Set by Next itself: "development" under `next dev`. */
   NODE_ENV: optionalString,
 });
 
@@ -119,8 +121,15 @@ export interface AppConfig {
   replicateWebhookSecret: string | null;
   /** OpenAI's webhook signing secret (`whsec_…`), to verify its callbacks. */
   openaiWebhookSecret: string | null;
+  /**
+   * Signs the callback URLs we hand Kling and Replicate (job, step, expiry). Unset: those vendors are
+   * asked for no callbacks and their callback routes are off; polling and the sweep move the jobs.
+   */
+  callbackSecret: string | null;
   /** On Vercel an embedded store would lose jobs between function instances. */
   onVercelWithoutKv: boolean;
+  /** Under `next dev` (React Refresh needs a looser page policy). */
+  devServer: boolean;
 }
 
 /** Thrown at start-up for a configuration that cannot work; the message names the variable. */
@@ -132,6 +141,20 @@ export class ConfigError extends Error {
 }
 
 type Env = z.infer<typeof envSchema>;
+
+/** An HMAC key shorter than this is guessable offline from one callback URL. */
+const MIN_CALLBACK_SECRET_CHARS = 32;
+
+function callbackSecretFrom(env: Env): string | null {
+  const secret = env.CALLBACK_SECRET;
+  if (!secret) return null;
+  if (secret.length < MIN_CALLBACK_SECRET_CHARS) {
+    throw new ConfigError(
+      `CALLBACK_SECRET is too short: use at least ${MIN_CALLBACK_SECRET_CHARS} random characters (openssl rand -base64 32).`,
+    );
+  }
+  return secret;
+}
 
 /** Both or neither: half a pair is an error naming the missing half. */
 function pair(env: Env, a: keyof Env, b: keyof Env): [string, string] | null {
@@ -241,7 +264,9 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
     publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, "") ?? null,
     replicateWebhookSecret: env.REPLICATE_WEBHOOK_SECRET ?? null,
     openaiWebhookSecret: env.OPENAI_WEBHOOK_SECRET ?? null,
+    callbackSecret: callbackSecretFrom(env),
     onVercelWithoutKv: env.VERCEL === "1" && store.kind === "sqlite",
+    devServer: env.NODE_ENV === "development",
   };
 }
 

@@ -1,5 +1,6 @@
 import { NextResponse } from "next/server";
 import { ConfigError } from "@/lib/config";
+import { logEvent } from "@/lib/log";
 import { StoreUnavailableError } from "@/lib/store/types";
 
 /** Every error code the API answers with, and its HTTP status: one table. */
@@ -61,6 +62,8 @@ export class AppError extends Error {
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof StoreUnavailableError) {
+    // The cause (a timeout, a refused connection, a refused command) is what the operator acts on.
+    logEvent("store.unavailable", { error });
     return new AppError(
       "store_unavailable",
       "The job store is unavailable right now. Please try again in a moment.",

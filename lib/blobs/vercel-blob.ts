@@ -1,6 +1,7 @@
 import { del, put } from "@vercel/blob";
 import type { BlobRef, BlobStore, StoredBlob } from "@/lib/blobs/types";
 import { ConfigError } from "@/lib/config";
+import { vercelBlobOrigins, vercelBlobStoreId } from "./vercel-blob-origins";
 
 /** Options of the Vercel Blob store. */
 export interface VercelBlobStoreOptions {
@@ -30,7 +31,6 @@ export class BlobTooLargeError extends Error {
 
 const DEFAULT_MAX_GET_BYTES = 10 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 20_000;
-const TOKEN_PATTERN = /^vercel_blob_rw_([A-Za-z0-9]+)_\S+$/;
 
 /**
  * Runs one SDK call under a deadline. The SDK retries failures with backoff (10 times by default,
@@ -77,14 +77,12 @@ async function readCapped(response: Response, url: string, limit: number): Promi
 
 /** Production: public blobs under unguessable pathnames (the service appends a random suffix). */
 export function createVercelBlobStore(options: VercelBlobStoreOptions): BlobStore {
-  const storeId = TOKEN_PATTERN.exec(options.token)?.[1];
-  if (!storeId) throw new ConfigError("BLOB_READ_WRITE_TOKEN is not a Vercel Blob read-write token.");
+  if (!vercelBlobStoreId(options.token))
+    throw new ConfigError("BLOB_READ_WRITE_TOKEN is not a Vercel Blob read-write token.");
   const { token } = options;
   const maxGetBytes = options.maxGetBytes ?? DEFAULT_MAX_GET_BYTES;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  // The SDK builds this store's public URLs the same way: https://<storeId>.public.blob.vercel-storage.com.
-  const trustedOrigins = new Set([`https://${storeId.toLowerCase()}.public.blob.vercel-storage.com`]);
-  if (options.apiUrl) trustedOrigins.add(new URL(options.apiUrl).origin);
+  const trustedOrigins = new Set(vercelBlobOrigins(options));
 
   /** The URL when it is one of this store's blobs; anything else is never fetched or deleted. */
   function ownUrl(ref: BlobRef): URL | null {

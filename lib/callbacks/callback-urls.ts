@@ -1,6 +1,7 @@
 import type { AppConfig } from "@/lib/config";
+import { STEP_NAMES, type StepName } from "@/lib/jobs/job";
 import { parseJobId } from "@/lib/jobs/job-id";
-import { klingCallbackToken } from "./kling-token";
+import { type CallbackVendor, callbackQuery } from "./callback-token";
 
 /** Builds a provider's callback URL from a submit's idempotency key, or undefined for none. */
 export type CallbackUrlBuilder = (idempotencyKey: string) => string | undefined;
@@ -17,24 +18,36 @@ export function jobIdOfIdempotencyKey(idempotencyKey: string): string | null {
   }
 }
 
-/** Kling's callback URL (with the job's token) when PUBLIC_BASE_URL is set, else undefined. */
-export function klingCallbackUrlFor(config: AppConfig): CallbackUrlBuilder | undefined {
-  const { publicBaseUrl, kling } = config;
-  if (!publicBaseUrl || !kling) return undefined;
+/** The job and step an idempotency key names, or null for a key of another shape. */
+export function stepOfIdempotencyKey(idempotencyKey: string): { jobId: string; step: StepName } | null {
+  const jobId = jobIdOfIdempotencyKey(idempotencyKey);
+  const step = STEP_NAMES.find((name) => idempotencyKey.startsWith(`${name}-`, UUID_CHARS + 1));
+  return jobId && step ? { jobId, step } : null;
+}
+
+/** The vendor's signed callback URL for the key's job and step; undefined for a key of another shape. */
+function signedUrlBuilder(publicBaseUrl: string, secret: string, vendor: CallbackVendor): CallbackUrlBuilder {
   return (idempotencyKey) => {
-    const jobId = jobIdOfIdempotencyKey(idempotencyKey);
-    if (!jobId) return undefined;
-    const token = klingCallbackToken(kling.secretKey, jobId);
-    return `${publicBaseUrl}/api/generation/callback/kling?jobId=${jobId}&token=${token}`;
+    const claims = stepOfIdempotencyKey(idempotencyKey);
+    if (!claims) return undefined;
+    const query = callbackQuery(secret, { vendor, ...claims });
+    return `${publicBaseUrl}/api/generation/callback/${vendor}?${query}`;
   };
 }
 
-/** Replicate's webhook URL when PUBLIC_BASE_URL and its signing secret are set, else undefined. */
+/** Kling's callback URL when PUBLIC_BASE_URL and CALLBACK_SECRET are set, else undefined (polling only). */
+export function klingCallbackUrlFor(config: AppConfig): CallbackUrlBuilder | undefined {
+  const { publicBaseUrl, kling, callbackSecret } = config;
+  if (!publicBaseUrl || !kling || !callbackSecret) return undefined;
+  return signedUrlBuilder(publicBaseUrl, callbackSecret, "kling");
+}
+
+/**
+ * Replicate's webhook URL when PUBLIC_BASE_URL, CALLBACK_SECRET and its signing secret are set: the
+ * signature covers the body, the URL's token the job it is for.
+ */
 export function replicateWebhookUrlFor(config: AppConfig): CallbackUrlBuilder | undefined {
-  const { publicBaseUrl, replicateWebhookSecret } = config;
-  if (!publicBaseUrl || !replicateWebhookSecret) return undefined;
-  return (idempotencyKey) => {
-    const jobId = jobIdOfIdempotencyKey(idempotencyKey);
-    return jobId ? `${publicBaseUrl}/api/generation/callback/replicate?jobId=${jobId}` : undefined;
-  };
+  const { publicBaseUrl, replicateWebhookSecret, callbackSecret } = config;
+  if (!publicBaseUrl || !replicateWebhookSecret || !callbackSecret) return undefined;
+  return signedUrlBuilder(publicBaseUrl, callbackSecret, "replicate");
 }

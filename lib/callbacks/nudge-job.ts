@@ -37,7 +37,7 @@ export async function nudgeJob(
       throttled: !ignoreSchedule,
       status: job?.status ?? null,
     });
-  })().catch((error: unknown) => logEvent("callback.nudge_failed", { ...fields, error: String(error) }));
+  })().catch((error: unknown) => logEvent("callback.nudge_failed", { ...fields, error }));
   try {
     after(() => work);
   } catch {

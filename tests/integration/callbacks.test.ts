@@ -15,7 +15,7 @@ import { startJobOver } from "@/tests/support/poll";
  */
 
 const TASK_MS = 1_200;
-const KLING_SECRET_KEY = "test-secret";
+const CALLBACK_SECRET = "integration-callback-secret-0123456789";
 const REPLICATE_SECRET = newWebhookSecret();
 const OPENAI_SECRET = newWebhookSecret();
 const FORGED_SECRET = newWebhookSecret();
@@ -23,8 +23,14 @@ const JSON_HEADERS = { "content-type": "application/json" };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-const klingToken = (key: string, jobId: string) =>
-  createHmac("sha256", key).update(`kling-callback:${jobId}`).digest("hex").slice(0, 32);
+/** A callback URL's query as the app signs it (the documented format, written apart from the app's). */
+function callbackQuery(vendor: string, jobId: string, step: string, secret = CALLBACK_SECRET): string {
+  const expires = nowSeconds() + 3600;
+  const token = createHmac("sha256", secret)
+    .update(`callback.v1\n${vendor}\n${jobId}\n${step}\n${expires}`)
+    .digest("base64url");
+  return new URLSearchParams({ jobId, step, expires: String(expires), token }).toString();
+}
 
 let vendors: VendorEmulators;
 let app: AppServer;
@@ -46,6 +52,7 @@ beforeAll(async () => {
     {
       ...vendors.env,
       PUBLIC_BASE_URL: appUrl,
+      CALLBACK_SECRET,
       REPLICATE_WEBHOOK_SECRET: REPLICATE_SECRET,
       OPENAI_WEBHOOK_SECRET: OPENAI_SECRET,
     },
@@ -131,10 +138,16 @@ describe("a job driven by provider callbacks alone", () => {
       (list) => list.length === 2,
     );
     expect(deliveries.map((d) => d.status)).toEqual([200, 200]);
-    // The adapter adds the submit's key, so each delivery names the submit it belongs to.
-    expect(vendors.replicate.createRequests()[0]?.body.webhook).toBe(
-      `${appUrl}/api/generation/callback/replicate?jobId=${jobId}&idempotency_key=${jobId}-faceswap-1`,
-    );
+    // The webhook URL names the job and step under a token of CALLBACK_SECRET's.
+    const webhook = new URL(String(vendors.replicate.createRequests()[0]?.body.webhook));
+    expect(webhook.origin + webhook.pathname).toBe(`${appUrl}/api/generation/callback/replicate`);
+    expect(Object.fromEntries(webhook.searchParams)).toEqual({
+      jobId,
+      step: "faceswap",
+      expires: expect.stringMatching(/^\d+$/),
+      token: expect.stringMatching(/^[\w-]{43}$/),
+      idempotency_key: `${jobId}-faceswap-1`,
+    });
   });
 });
 
@@ -148,15 +161,16 @@ describe("Kling callbacks", () => {
     const kling = (query: string, body: unknown = task) =>
       post(`kling?${query}`, JSON_HEADERS, JSON.stringify(body)).then(answer);
 
-    const token = klingToken(KLING_SECRET_KEY, jobId);
+    const own = callbackQuery("kling", jobId, "style");
+    const token = new URLSearchParams(own).get("token") ?? "";
     const forged = [
       `jobId=${jobId}`,
-      `jobId=${jobId}&token=`,
-      `jobId=${jobId}&token=${"0".repeat(32)}`,
-      `jobId=${jobId}&token=${token.toUpperCase()}`,
-      `jobId=${jobId}&token=${token.slice(0, 31)}`,
-      `jobId=${jobId}&token=${klingToken("not-our-key", jobId)}`,
-      `jobId=${jobId}&token=${klingToken(KLING_SECRET_KEY, completedJobId)}`,
+      own.replace(`token=${token}`, "token="),
+      own.replace(`token=${token}`, `token=${"A".repeat(43)}`),
+      own.replace("step=style", "step=tryon"),
+      callbackQuery("kling", jobId, "style", "not-our-callback-secret-0123456789"),
+      callbackQuery("kling", completedJobId, "style").replace(completedJobId, jobId),
+      callbackQuery("replicate", jobId, "style"),
     ];
     for (const query of forged) {
       expect(await kling(query)).toEqual({
@@ -164,15 +178,15 @@ describe("Kling callbacks", () => {
         body: expect.objectContaining({ code: "unauthorized" }),
       });
     }
-    expect((await kling(`jobId=not-a-job&token=${token}`)).status).toBe(400);
+    expect((await kling(own.replace(jobId, "not-a-job"))).status).toBe(400);
     await sleep(300);
     expect(vendors.kling.checks).toBe(checks);
     expect((await readJob(jobId)).version).toBe(parked.version);
 
     // The job's own URL: the task is re-fetched (still running), whatever the body claims.
-    expect(await kling(`jobId=${jobId}&token=${token}`)).toEqual({ status: 200, body: { ok: true } });
+    expect(await kling(own)).toEqual({ status: 200, body: { ok: true } });
     expect(vendors.kling.checks).toBe(checks + 1);
-    expect(await kling(`jobId=${jobId}&token=${token}`, { code: 0, data: task })).toEqual({
+    expect(await kling(own, { code: 0, data: task })).toEqual({
       status: 200,
       body: { ok: true },
     });
@@ -192,7 +206,8 @@ describe("Replicate webhooks", () => {
       status: "succeeded",
       output: "https://evil/x.png",
     });
-    const replicate = (headers: Record<string, string>, sent = body, query = `jobId=${jobId}`) =>
+    const own = callbackQuery("replicate", jobId, "faceswap");
+    const replicate = (headers: Record<string, string>, sent = body, query = own) =>
       post(`replicate?${query}`, { ...JSON_HEADERS, ...headers }, sent).then(answer);
     const refused = { status: 401, body: expect.objectContaining({ code: "unauthorized" }) };
 
@@ -212,6 +227,11 @@ describe("Replicate webhooks", () => {
     expect((await replicate(signWebhook(REPLICATE_SECRET, "msg_nojob", body), body, "jobId=x")).status).toBe(
       400,
     );
+    // A genuine signature does not vouch for the job: an unsigned or another job's URL is refused.
+    const signed = (id: string) => signWebhook(REPLICATE_SECRET, id, body);
+    expect(await replicate(signed("msg_unsigned_url"), body, `jobId=${jobId}`)).toEqual(refused);
+    const otherJob = callbackQuery("replicate", completedJobId, "faceswap").replace(completedJobId, jobId);
+    expect(await replicate(signed("msg_other_job"), body, otherJob)).toEqual(refused);
     await sleep(300);
     expect(vendors.replicate.checks).toBe(checks);
     expect((await readJob(jobId)).version).toBe(parked.version);
@@ -295,10 +315,35 @@ describe("OpenAI webhooks", () => {
 
 describe("callback routes without their secrets", () => {
   let offline: AppServer;
+  let withoutCallbackSecret: AppServer;
   beforeAll(async () => {
-    offline = await startApp();
+    [offline, withoutCallbackSecret] = await Promise.all([
+      startApp(),
+      // Vendor keys and webhook secrets, but no CALLBACK_SECRET: Kling and Replicate are polled only.
+      startApp({
+        ...vendors.env,
+        PUBLIC_BASE_URL: appUrl,
+        REPLICATE_WEBHOOK_SECRET: REPLICATE_SECRET,
+        OPENAI_WEBHOOK_SECRET: OPENAI_SECRET,
+      }),
+    ]);
   });
-  afterAll(async () => offline?.stop());
+  afterAll(async () => Promise.all([offline?.stop(), withoutCallbackSecret?.stop()]));
+
+  it("answer 404 callbacks_disabled for Kling and Replicate when CALLBACK_SECRET is unset", async () => {
+    for (const route of ["kling", "replicate"]) {
+      const query = callbackQuery(route, completedJobId, route === "kling" ? "style" : "faceswap");
+      const response = await fetch(`${withoutCallbackSecret.url}/api/generation/callback/${route}?${query}`, {
+        method: "POST",
+        headers: { ...JSON_HEADERS, ...signWebhook(REPLICATE_SECRET, `msg_${route}`, "{}") },
+        body: "{}",
+      });
+      expect(await answer(response)).toEqual({
+        status: 404,
+        body: expect.objectContaining({ code: "callbacks_disabled" }),
+      });
+    }
+  });
 
   it("answer 404 callbacks_disabled, and 405 to other methods", async () => {
     const body = JSON.stringify({ id: "x" });

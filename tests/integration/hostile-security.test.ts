@@ -37,7 +37,8 @@ describe("nothing internal reaches the browser", () => {
   let app: AppServer;
   beforeAll(async () => {
     vendors = await startVendorEmulators(300);
-    app = await startApp(vendors.env);
+    // CALLBACK_SECRET turns the Kling callback route on, for the forged callbacks below.
+    app = await startApp({ ...vendors.env, CALLBACK_SECRET: "security-callback-secret-0123456789" });
   });
   afterAll(async () => {
     await app?.stop();
@@ -82,7 +83,7 @@ describe("nothing internal reaches the browser", () => {
     const failedAt = (step: number) =>
       runs.find((run) => run.final.status === "failed" && run.final.step === step)?.final as PublicJob;
 
-    // Kling's callbacks are unsigned: one without the job's token is refused before it reaches the job.
+    // Kling's callbacks are unsigned: one without a token for the job is refused before it reaches the job.
     const checksBefore = vendors.kling.checks;
     for (const token of ["", "0".repeat(32), "guess", `${"f".repeat(31)}`]) {
       const forged = await fetch(

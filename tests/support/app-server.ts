@@ -6,6 +6,8 @@ import path from "node:path";
 
 export interface AppServer {
   url: string;
+  /** The server process itself (its memory is in /proc/<pid>/status). */
+  pid: number;
   dataDir: string;
   /** Lines the server printed, for assertions on logs and for failure reports. */
   output: string[];
@@ -86,6 +88,7 @@ export async function startApp(
 
   return {
     url,
+    pid: child.pid ?? 0,
     dataDir,
     output,
     async stop() {

@@ -1,30 +1,38 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createLocalBlobStore } from "@/lib/blobs/local";
+import { CALLBACK_BODY_LIMIT_BYTES } from "@/lib/callbacks/callback-body";
+import {
+  authorizeCallback,
+  CALLBACK_TOKEN_TTL_SECONDS,
+  callbackQuery,
+  checkCallbackQuery,
+} from "@/lib/callbacks/callback-token";
 import {
   jobIdOfIdempotencyKey,
   klingCallbackUrlFor,
   replicateWebhookUrlFor,
+  stepOfIdempotencyKey,
 } from "@/lib/callbacks/callback-urls";
-import { klingTaskIdOf, verifyKlingCallback } from "@/lib/callbacks/kling-callback";
-import { isKlingCallbackToken, klingCallbackToken } from "@/lib/callbacks/kling-token";
+import { klingTaskIdOf } from "@/lib/callbacks/kling-callback";
 import { nudgeJob } from "@/lib/callbacks/nudge-job";
 import { responseIdOfEvent } from "@/lib/callbacks/openai-event";
 import { receiveSignedWebhook } from "@/lib/callbacks/signed-webhook";
-import { verifyStandardWebhook, webhookKey } from "@/lib/callbacks/standard-webhooks";
-import { parseConfig } from "@/lib/config";
+import { checkWebhookHeaders, isSignedBody, webhookKey } from "@/lib/callbacks/standard-webhooks";
+import { ConfigError, parseConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
+import { PIPELINE } from "@/lib/jobs/pipeline";
 import { createSqliteStore } from "@/lib/store/sqlite";
 import type { JobStore } from "@/lib/store/types";
 import { signWebhook } from "@/tests/emulators/standard-webhooks";
 import { makeStoredJob } from "@/tests/support/job-factory";
 import { type ScriptedProviders, scriptedProviders } from "@/tests/support/scripted-provider";
 
-// Wraps the real timingSafeEqual so a test can see that token and signature checks go through it.
+// Wraps the real timingSafeEqual so a test can see that token checks go through it.
 vi.mock("node:crypto", async (importOriginal) => {
   const actual = await importOriginal<typeof import("node:crypto")>();
   return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) };
@@ -32,106 +40,117 @@ vi.mock("node:crypto", async (importOriginal) => {
 
 const SECRET = `whsec_${Buffer.from("a signing key of thirty-two bytes").toString("base64")}`;
 const OTHER_SECRET = `whsec_${Buffer.from("another signing key, not ours!!!").toString("base64")}`;
+const CALLBACK_SECRET = "callback-secret-of-at-least-32-characters";
 const JOB_ID = "0b7d2f4e-8c1a-4b5e-9f3d-2a6c8e1b4d70";
 const OTHER_JOB_ID = "5a1c9e3b-7d2f-4e8a-b6c4-1f9e3d7a2b58";
 const NOW = 1_800_000_000_000;
 const BODY = JSON.stringify({ id: "pred_1", status: "succeeded", output: "https://x/y.png" });
 
-/** A signed delivery as the vendor would send it, with overrides to break one part. */
-function delivery(
-  overrides: { secret?: string; body?: string; signedBody?: string; at?: number; id?: string } = {},
-) {
+/** A signed delivery as the vendor would send it (the emulators' signer), with one part to break. */
+function delivery(overrides: { secret?: string; body?: string; at?: number; id?: string } = {}) {
   const at = overrides.at ?? Math.floor(NOW / 1000);
-  const signed = signWebhook(
-    overrides.secret ?? SECRET,
-    overrides.id ?? "msg_1",
-    overrides.signedBody ?? BODY,
-    at,
-  );
-  return { headers: new Headers(signed), body: overrides.body ?? BODY };
+  const signed = signWebhook(overrides.secret ?? SECRET, overrides.id ?? "msg_1", BODY, at);
+  return { headers: new Headers(signed), body: Buffer.from(overrides.body ?? BODY) };
 }
 
-const verify = (headers: Headers, body: string | Uint8Array, now = NOW) =>
-  verifyStandardWebhook({ secret: SECRET, headers, body, now });
+/** The AppError code a call throws (null when it does not throw). */
+function codeOf(work: () => unknown): string | null {
+  try {
+    work();
+    return null;
+  } catch (error) {
+    return error instanceof AppError ? error.code : String(error);
+  }
+}
 
-describe("Standard Webhooks verification", () => {
-  it("accepts a valid signature over the raw body, as a string or as bytes", () => {
-    const { headers, body } = delivery();
-    expect(verify(headers, body)).toEqual({ ok: true, webhookId: "msg_1", timestamp: NOW / 1000 });
-    expect(verify(headers, Buffer.from(body)).ok).toBe(true);
+describe("Standard Webhooks headers, checked before the body is read", () => {
+  const check = (headers: Headers, now = NOW) => checkWebhookHeaders(headers, now);
+
+  it("accept the three headers with a fresh timestamp", () => {
+    expect(check(delivery().headers)).toEqual({ ok: true, webhookId: "msg_1", timestamp: NOW / 1000 });
   });
 
-  it("refuses a signature made with another secret", () => {
-    const { headers, body } = delivery({ secret: OTHER_SECRET });
-    expect(verify(headers, body)).toEqual({ ok: false, reason: "bad_signature" });
-  });
-
-  it("refuses a tampered body, even one that parses to the same JSON", () => {
-    const tampered = BODY.replace("succeeded", "failed");
-    expect(verify(delivery().headers, tampered)).toEqual({ ok: false, reason: "bad_signature" });
-    const reformatted = JSON.stringify(JSON.parse(BODY), null, 1);
-    expect(verify(delivery().headers, reformatted)).toEqual({ ok: false, reason: "bad_signature" });
-  });
-
-  it("refuses a signature moved to another webhook-id", () => {
-    const { headers, body } = delivery();
-    headers.set("webhook-id", "msg_2");
-    expect(verify(headers, body)).toEqual({ ok: false, reason: "bad_signature" });
-  });
-
-  it("refuses a delivery missing any of the three headers", () => {
+  it("refuse a delivery missing any of the three headers", () => {
     for (const name of ["webhook-id", "webhook-timestamp", "webhook-signature"]) {
-      const { headers, body } = delivery();
+      const { headers } = delivery();
       headers.delete(name);
-      expect(verify(headers, body)).toEqual({ ok: false, reason: "missing_headers" });
+      expect(check(headers)).toEqual({ ok: false, reason: "missing_headers" });
     }
   });
 
-  it("refuses a timestamp more than five minutes old or ahead, however well signed", () => {
+  it("refuse a timestamp more than five minutes old or ahead", () => {
     const seconds = NOW / 1000;
     for (const at of [seconds - 301, seconds + 301, seconds - 3600]) {
-      const { headers, body } = delivery({ at });
-      expect(verify(headers, body)).toEqual({ ok: false, reason: "stale" });
+      expect(check(delivery({ at }).headers)).toEqual({ ok: false, reason: "stale" });
     }
-    for (const at of [seconds - 300, seconds + 300]) {
-      const { headers, body } = delivery({ at });
-      expect(verify(headers, body).ok).toBe(true);
-    }
+    for (const at of [seconds - 300, seconds + 300]) expect(check(delivery({ at }).headers).ok).toBe(true);
   });
 
-  it("refuses a timestamp that is not a number of seconds", () => {
+  it("refuse a timestamp that is not a number of seconds", () => {
+    for (const value of ["2027-01-15T08:00:00Z", "1800000000.5", "-1", "1e9"]) {
+      const { headers } = delivery();
+      headers.set("webhook-timestamp", value);
+      expect(check(headers)).toEqual({ ok: false, reason: "invalid_timestamp" });
+    }
+  });
+});
+
+describe("Standard Webhooks signatures (the standardwebhooks package)", () => {
+  // The package checks freshness again on its own clock.
+  beforeAll(() => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(NOW);
+  });
+  afterAll(() => vi.useRealTimers());
+  const signed = (headers: Headers, body: Buffer, secret = SECRET) => isSignedBody(secret, headers, body);
+
+  it("accept the emulators' signature over the raw body", () => {
     const { headers, body } = delivery();
-    headers.set("webhook-timestamp", "2027-01-15T08:00:00Z");
-    expect(verify(headers, body)).toEqual({ ok: false, reason: "invalid_timestamp" });
+    expect(signed(headers, body)).toBe(true);
   });
 
-  it("accepts a list of signatures when one of them is valid (key rotation)", () => {
+  it("refuse a signature made with another secret", () => {
+    const { headers, body } = delivery({ secret: OTHER_SECRET });
+    expect(signed(headers, body)).toBe(false);
+  });
+
+  it("refuse a tampered body, even one that parses to the same JSON", () => {
+    const { headers } = delivery();
+    expect(signed(headers, Buffer.from(BODY.replace("succeeded", "failed")))).toBe(false);
+    expect(signed(headers, Buffer.from(JSON.stringify(JSON.parse(BODY), null, 1)))).toBe(false);
+  });
+
+  it("refuse a signature moved to another webhook-id or timestamp", () => {
+    const moved = delivery();
+    moved.headers.set("webhook-id", "msg_2");
+    expect(signed(moved.headers, moved.body)).toBe(false);
+    const shifted = delivery();
+    shifted.headers.set("webhook-timestamp", String(NOW / 1000 - 1));
+    expect(signed(shifted.headers, shifted.body)).toBe(false);
+  });
+
+  it("accept a list of signatures when one of them is valid (key rotation)", () => {
     const { headers, body } = delivery();
     const valid = headers.get("webhook-signature") ?? "";
     const stale = delivery({ secret: OTHER_SECRET }).headers.get("webhook-signature") ?? "";
     for (const list of [`${stale} ${valid}`, `${valid} ${stale}`, `v1,not-base64!! ${valid}`]) {
       headers.set("webhook-signature", list);
-      expect(verify(headers, body).ok).toBe(true);
+      expect(signed(headers, body)).toBe(true);
     }
     headers.set("webhook-signature", `${stale} v1,AAAA v1a,${valid.slice(3)}`);
-    expect(verify(headers, body)).toEqual({ ok: false, reason: "bad_signature" });
+    expect(signed(headers, body)).toBe(false);
   });
 
-  it("compares signatures in constant time", () => {
-    vi.mocked(timingSafeEqual).mockClear();
-    const { headers, body } = delivery();
-    verify(headers, body);
-    expect(timingSafeEqual).toHaveBeenCalledTimes(1);
-  });
-
-  it("decodes the key after whsec_ as base64, and uses a bare secret as text", () => {
+  it("decode the key after whsec_ as base64, and use a bare secret as text", () => {
     expect(webhookKey(SECRET).toString()).toBe("a signing key of thirty-two bytes");
     expect(webhookKey("plain-secret").toString()).toBe("plain-secret");
+    const headers = new Headers(signWebhook("plain-secret", "msg_p", BODY, NOW / 1000));
+    expect(signed(headers, Buffer.from(BODY), "plain-secret")).toBe(true);
   });
 
-  it("agrees with the OpenAI SDK's verifier on valid and forged deliveries", async () => {
+  it("agree with the OpenAI SDK's verifier on valid and forged deliveries", async () => {
     const sdk = new OpenAI({ apiKey: "unused" }).webhooks;
-    const seconds = Math.floor(Date.now() / 1000);
+    const seconds = NOW / 1000;
     const cases = [
       { ...delivery({ at: seconds }), valid: true },
       { ...delivery({ at: seconds, secret: OTHER_SECRET }), valid: false },
@@ -139,8 +158,8 @@ describe("Standard Webhooks verification", () => {
       { ...delivery({ at: seconds - 400 }), valid: false },
     ];
     for (const { headers, body, valid } of cases) {
-      const ours = verifyStandardWebhook({ secret: SECRET, headers, body }).ok;
-      const theirs = await sdk.verifySignature(body, headers, SECRET).then(
+      const ours = checkWebhookHeaders(headers).ok && isSignedBody(SECRET, headers, body);
+      const theirs = await sdk.verifySignature(body.toString(), headers, SECRET).then(
         () => true,
         () => false,
       );
@@ -149,62 +168,110 @@ describe("Standard Webhooks verification", () => {
   });
 });
 
-describe("Kling callback tokens", () => {
-  const KEY = "kling-secret-key";
+describe("callback tokens", () => {
+  const claims = { vendor: "kling", jobId: JOB_ID, step: "style" } as const;
+  const issued = callbackQuery(CALLBACK_SECRET, claims, NOW);
+  const check = (
+    query: URLSearchParams,
+    now = NOW,
+    jobId = JOB_ID,
+    vendor: "kling" | "replicate" = "kling",
+  ) => checkCallbackQuery(CALLBACK_SECRET, vendor, jobId, query, now);
+  const edited = (changes: Record<string, string | null>) => {
+    const query = new URLSearchParams(issued);
+    for (const [name, value] of Object.entries(changes)) {
+      if (value === null) query.delete(name);
+      else query.set(name, value);
+    }
+    return query;
+  };
 
-  it("are HMAC-SHA256 of the job id under the Kling secret key, 32 hex characters", () => {
-    const expected = createHmac("sha256", KEY).update(`kling-callback:${JOB_ID}`).digest("hex").slice(0, 32);
-    expect(klingCallbackToken(KEY, JOB_ID)).toBe(expected);
-    expect(klingCallbackToken(KEY, JOB_ID)).toMatch(/^[0-9a-f]{32}$/);
-    expect(klingCallbackToken(KEY, JOB_ID)).toBe(klingCallbackToken(KEY, JOB_ID));
+  it("carry the job, the step, an expiry an hour out and a 256-bit base64url signature", () => {
+    expect(issued.get("jobId")).toBe(JOB_ID);
+    expect(issued.get("step")).toBe("style");
+    expect(Number(issued.get("expires"))).toBe(NOW / 1000 + 3600);
+    expect(issued.get("token")).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
-  it("differ across jobs and across secret keys", () => {
-    expect(klingCallbackToken(KEY, JOB_ID)).not.toBe(klingCallbackToken(KEY, OTHER_JOB_ID));
-    expect(klingCallbackToken(KEY, JOB_ID)).not.toBe(klingCallbackToken("another-key", JOB_ID));
-  });
-
-  it("accept only the job's own token, compared in constant time", () => {
-    const token = klingCallbackToken(KEY, JOB_ID);
+  it("are accepted for their own vendor, job and step until they expire, compared in constant time", () => {
     vi.mocked(timingSafeEqual).mockClear();
-    expect(isKlingCallbackToken(KEY, JOB_ID, token)).toBe(true);
+    expect(check(issued)).toEqual({ ok: true, jobId: JOB_ID, step: "style" });
     expect(timingSafeEqual).toHaveBeenCalledTimes(1);
-    const flip = (i: number) => token.slice(0, i) + (token[i] === "0" ? "1" : "0") + token.slice(i + 1);
-    const wrong = [
-      null,
-      "",
-      flip(0),
-      flip(31),
-      token.toUpperCase(),
-      token.slice(0, 31),
-      `${token}0`,
-      klingCallbackToken(KEY, OTHER_JOB_ID),
+    expect(check(issued, NOW + CALLBACK_TOKEN_TTL_SECONDS * 1000).ok).toBe(true);
+  });
+
+  it("are refused once expired", () => {
+    expect(check(issued, NOW + CALLBACK_TOKEN_TTL_SECONDS * 1000 + 1000)).toEqual({
+      ok: false,
+      reason: "expired",
+    });
+  });
+
+  it("are refused for another job, step or vendor, or with a pushed-back expiry", () => {
+    expect(check(issued, NOW, OTHER_JOB_ID)).toEqual({ ok: false, reason: "bad_token" });
+    expect(check(issued, NOW, JOB_ID, "replicate")).toEqual({ ok: false, reason: "bad_token" });
+    expect(check(edited({ step: "tryon" }))).toEqual({ ok: false, reason: "bad_token" });
+    const later = String(Number(issued.get("expires")) + 86_400);
+    expect(check(edited({ expires: later }))).toEqual({ ok: false, reason: "bad_token" });
+    const otherSecret = callbackQuery("another-callback-secret-of-32-characters", claims, NOW);
+    expect(check(otherSecret)).toEqual({ ok: false, reason: "bad_token" });
+    const token = issued.get("token") ?? "";
+    const flipped = (token[0] === "A" ? "B" : "A") + token.slice(1);
+    expect(check(edited({ token: flipped }))).toEqual({ ok: false, reason: "bad_token" });
+  });
+
+  it("are refused when a part is missing or malformed", () => {
+    const token = issued.get("token") ?? "";
+    const cases: Record<string, string | null>[] = [
+      { token: null },
+      { token: "" },
+      { token: token.slice(0, 42) },
+      { token: `${token}A` },
+      { step: null },
+      { step: "STYLE" },
+      { step: "delete" },
+      { expires: null },
+      { expires: "soon" },
+      { expires: "-1" },
     ];
-    for (const candidate of wrong) expect(isKlingCallbackToken(KEY, JOB_ID, candidate)).toBe(false);
+    for (const changes of cases) {
+      expect(check(edited(changes)), JSON.stringify(changes)).toEqual({ ok: false, reason: "malformed" });
+    }
   });
 
-  it("are checked with the job id from the URL (400 for a malformed id, 401 for a wrong token)", () => {
-    const query = (jobId: string, token: string) => new URLSearchParams({ jobId, token });
-    expect(verifyKlingCallback(query(JOB_ID, klingCallbackToken(KEY, JOB_ID)), KEY)).toBe(JOB_ID);
-    const codeOf = (params: URLSearchParams) => {
-      try {
-        verifyKlingCallback(params, KEY);
-        return null;
-      } catch (error) {
-        return error instanceof AppError ? error.code : String(error);
-      }
-    };
-    expect(codeOf(query(OTHER_JOB_ID, klingCallbackToken(KEY, JOB_ID)))).toBe("unauthorized");
-    expect(codeOf(new URLSearchParams({ jobId: JOB_ID }))).toBe("unauthorized");
-    expect(codeOf(query("not-a-job", "x"))).toBe("invalid_job_id");
-    expect(codeOf(new URLSearchParams())).toBe("missing_job_id");
+  it("outlive the longest step deadline", () => {
+    const longest = Math.max(...PIPELINE.map((step) => step.deadlineMs));
+    expect(CALLBACK_TOKEN_TTL_SECONDS * 1000).toBeGreaterThanOrEqual(longest);
   });
 
-  it("read the task id from either body shape, for the log only", () => {
-    expect(klingTaskIdOf({ task_id: "t1", task_status: "succeed" })).toBe("t1");
-    expect(klingTaskIdOf({ code: 0, data: { task_id: "t2" } })).toBe("t2");
-    expect(klingTaskIdOf("garbage")).toBeNull();
-    expect(klingTaskIdOf(null)).toBeNull();
+  it("answer 400 for a malformed job id and 401 (closing the connection) for a bad token", () => {
+    const fresh = callbackQuery(CALLBACK_SECRET, claims);
+    expect(authorizeCallback(CALLBACK_SECRET, "kling", fresh)).toEqual({ jobId: JOB_ID, step: "style" });
+    const query = (changes: Record<string, string>) =>
+      new URLSearchParams({ ...Object.fromEntries(fresh), ...changes });
+    expect(codeOf(() => authorizeCallback(CALLBACK_SECRET, "kling", query({ jobId: "not-a-job" })))).toBe(
+      "invalid_job_id",
+    );
+    expect(codeOf(() => authorizeCallback(CALLBACK_SECRET, "kling", new URLSearchParams()))).toBe(
+      "missing_job_id",
+    );
+    try {
+      authorizeCallback(CALLBACK_SECRET, "kling", query({ jobId: OTHER_JOB_ID }));
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(AppError);
+      expect((error as AppError).code).toBe("unauthorized");
+      expect((error as AppError).headers).toEqual({ Connection: "close" });
+    }
+  });
+
+  it("read the task id from either Kling body shape, for the log only", () => {
+    const body = (value: unknown) => Buffer.from(JSON.stringify(value));
+    expect(klingTaskIdOf(body({ task_id: "t1", task_status: "succeed" }))).toBe("t1");
+    expect(klingTaskIdOf(body({ code: 0, data: { task_id: "t2" } }))).toBe("t2");
+    expect(klingTaskIdOf(body("garbage"))).toBeNull();
+    expect(klingTaskIdOf(Buffer.from("not json"))).toBeNull();
+    expect(klingTaskIdOf(Buffer.alloc(0))).toBeNull();
   });
 });
 
@@ -214,40 +281,60 @@ describe("callback URLs", () => {
     KLING_SECRET_KEY: "sk",
     REPLICATE_API_TOKEN: "r8_token",
   };
+  const all = {
+    ...base,
+    PUBLIC_BASE_URL: "https://style.example.com/",
+    REPLICATE_WEBHOOK_SECRET: SECRET,
+    CALLBACK_SECRET,
+  };
   const key = `${JOB_ID}-style-2`;
 
-  it("take the job id from an idempotency key", () => {
+  it("take the job id and step from an idempotency key", () => {
     expect(jobIdOfIdempotencyKey(key)).toBe(JOB_ID);
     expect(jobIdOfIdempotencyKey(`${JOB_ID}-faceswap-1`)).toBe(JOB_ID);
     expect(jobIdOfIdempotencyKey("not-a-key")).toBeNull();
     expect(jobIdOfIdempotencyKey(`${JOB_ID.toUpperCase()}-style-1`)).toBeNull();
     expect(jobIdOfIdempotencyKey(JOB_ID)).toBeNull();
+    expect(stepOfIdempotencyKey(key)).toEqual({ jobId: JOB_ID, step: "style" });
+    expect(stepOfIdempotencyKey(`${JOB_ID}-faceswap-1`)).toEqual({ jobId: JOB_ID, step: "faceswap" });
+    expect(stepOfIdempotencyKey(`${JOB_ID}-styles-1`)).toBeNull();
+    expect(stepOfIdempotencyKey(`${JOB_ID}-unknown-1`)).toBeNull();
   });
 
-  it("are built only when PUBLIC_BASE_URL is set (and, for Replicate, its secret)", () => {
-    expect(klingCallbackUrlFor(parseConfig(base))).toBeUndefined();
-    expect(
-      replicateWebhookUrlFor(parseConfig({ ...base, PUBLIC_BASE_URL: "https://a.example" })),
-    ).toBeUndefined();
-    expect(
-      replicateWebhookUrlFor(parseConfig({ ...base, REPLICATE_WEBHOOK_SECRET: SECRET })),
-    ).toBeUndefined();
+  it("are built only with PUBLIC_BASE_URL and CALLBACK_SECRET (and, for Replicate, its signing secret)", () => {
+    const without = (name: keyof typeof all) => {
+      const { [name]: _, ...rest } = all;
+      return parseConfig(rest);
+    };
+    for (const name of ["PUBLIC_BASE_URL", "CALLBACK_SECRET"] as const) {
+      expect(klingCallbackUrlFor(without(name)), name).toBeUndefined();
+      expect(replicateWebhookUrlFor(without(name)), name).toBeUndefined();
+    }
+    expect(replicateWebhookUrlFor(without("REPLICATE_WEBHOOK_SECRET"))).toBeUndefined();
+    expect(klingCallbackUrlFor(without("REPLICATE_WEBHOOK_SECRET"))).toBeDefined();
   });
 
-  it("carry the job id, and Kling's its token", () => {
-    const config = parseConfig({
-      ...base,
-      PUBLIC_BASE_URL: "https://style.example.com/",
-      REPLICATE_WEBHOOK_SECRET: SECRET,
-    });
-    const kling = new URL(klingCallbackUrlFor(config)?.(key) ?? "");
-    expect(kling.origin + kling.pathname).toBe("https://style.example.com/api/generation/callback/kling");
-    expect(kling.searchParams.get("jobId")).toBe(JOB_ID);
-    expect(kling.searchParams.get("token")).toBe(klingCallbackToken("sk", JOB_ID));
-    expect(replicateWebhookUrlFor(config)?.(key)).toBe(
-      `https://style.example.com/api/generation/callback/replicate?jobId=${JOB_ID}`,
-    );
-    expect(klingCallbackUrlFor(config)?.("broken")).toBeUndefined();
+  it("carry a token for their own vendor, job and step", () => {
+    const config = parseConfig(all);
+    for (const vendor of ["kling", "replicate"] as const) {
+      const builder = vendor === "kling" ? klingCallbackUrlFor(config) : replicateWebhookUrlFor(config);
+      const url = new URL(builder?.(key) ?? "");
+      expect(url.origin + url.pathname).toBe(`https://style.example.com/api/generation/callback/${vendor}`);
+      expect(authorizeCallback(CALLBACK_SECRET, vendor, url.searchParams)).toEqual({
+        jobId: JOB_ID,
+        step: "style",
+      });
+      const other = vendor === "kling" ? "replicate" : "kling";
+      expect(codeOf(() => authorizeCallback(CALLBACK_SECRET, other, url.searchParams))).toBe("unauthorized");
+      expect(builder?.("broken")).toBeUndefined();
+    }
+  });
+
+  it("refuse a CALLBACK_SECRET too short to resist guessing", () => {
+    expect(() => parseConfig({ CALLBACK_SECRET: "short" })).toThrow(ConfigError);
+    expect(() => parseConfig({ CALLBACK_SECRET: "short" })).toThrow(/CALLBACK_SECRET/);
+    expect(parseConfig({}).callbackSecret).toBeNull();
+    expect(parseConfig({ CALLBACK_SECRET }).callbackSecret).toBe(CALLBACK_SECRET);
   });
 });
 
@@ -320,6 +407,62 @@ describe("store-backed callback handling", () => {
     it("answer 400 for a signed body that is not JSON", async () => {
       const body = "not json";
       expect(await codeOf(receive(post(signWebhook(SECRET, "msg_d", body), body)))).toBe("invalid_request");
+    });
+
+    /** A body of `totalBytes` in 64 kB chunks that counts what the reader pulled from it. */
+    function countingBody(totalBytes: number) {
+      const chunk = new Uint8Array(64 * 1024);
+      let pulled = 0;
+      const stream = new ReadableStream<Uint8Array>(
+        {
+          pull(controller) {
+            if (pulled >= totalBytes) return controller.close();
+            pulled += chunk.length;
+            controller.enqueue(chunk);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      return { stream, pulled: () => pulled };
+    }
+    const streamed = (headers: Record<string, string>, stream: ReadableStream<Uint8Array>) =>
+      new Request("http://app/api/generation/callback/replicate", {
+        method: "POST",
+        headers,
+        body: stream,
+        duplex: "half",
+      } as RequestInit);
+
+    it("are refused (401) on their headers before a byte of the body is read", async () => {
+      const stale = Math.floor(Date.now() / 1000) - 600;
+      for (const headers of [{}, signWebhook(SECRET, "msg_f", BODY, stale)]) {
+        const body = countingBody(200 * 1024 * 1024);
+        const error = await receive(streamed(headers, body.stream)).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(AppError);
+        expect((error as AppError).code).toBe("unauthorized");
+        expect((error as AppError).headers).toEqual({ Connection: "close" });
+        expect(body.pulled()).toBe(0);
+      }
+    });
+
+    it("are refused (413) past 1 MB with valid headers, read no further than the cap", async () => {
+      const body = countingBody(200 * 1024 * 1024);
+      const headers = signWebhook(SECRET, "msg_g", BODY);
+      expect(await codeOf(receive(streamed(headers, body.stream)))).toBe("request_too_large");
+      expect(body.pulled()).toBeGreaterThan(CALLBACK_BODY_LIMIT_BYTES);
+      expect(body.pulled()).toBeLessThanOrEqual(CALLBACK_BODY_LIMIT_BYTES + 64 * 1024);
+      const declared = countingBody(2 * 1024 * 1024);
+      const withLength = { ...headers, "content-length": String(2 * 1024 * 1024) };
+      expect(await codeOf(receive(streamed(withLength, declared.stream)))).toBe("request_too_large");
+      expect(declared.pulled()).toBe(0);
+      expect((await store.hit("webhook:replicate:msg_g", 60_000)).count).toBe(1);
+    });
+
+    it("accept a body of exactly the cap", async () => {
+      const body = JSON.stringify({ id: "pred_big", pad: "x".repeat(CALLBACK_BODY_LIMIT_BYTES - 26) });
+      expect(Buffer.byteLength(body)).toBe(CALLBACK_BODY_LIMIT_BYTES);
+      const received = await receive(post(signWebhook(SECRET, "msg_h", body), body));
+      expect(received.duplicate).toBe(false);
     });
 
     it("keep each vendor's webhook ids apart", async () => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { isValidBlobKey, LOCAL_BLOB_ROUTE } from "@/lib/blobs/local";
 import { AppError, errorResponse } from "@/lib/errors";
 import { otherMethods } from "@/lib/http";
@@ -6,21 +7,24 @@ import { getRuntime } from "@/lib/runtime";
 export const runtime = "nodejs";
 export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");
 
+/**
+ * Photos of people: kept out of shared caches, and revalidated on every use so that a deleted look
+ * stops showing (a 304 costs no bytes). Never `immutable`.
+ */
+const CACHE_CONTROL = "private, no-cache";
+
 /** Serves local blobs (embedded mode): one file per exact key, never a listing, never outside its folder. */
-export async function GET(_request: Request, { params }: { params: Promise<{ key: string[] }> }) {
+export async function GET(request: Request, { params }: { params: Promise<{ key: string[] }> }) {
   try {
     const key = (await params).key.join("/");
     if (!isValidBlobKey(key)) throw new AppError("invalid_file_key", "This file address is not valid.");
     const blob = await getRuntime().blobs.get({ key, url: `${LOCAL_BLOB_ROUTE}${key}` });
     if (!blob) throw new AppError("file_not_found", "This file does not exist.");
+    const etag = `"${createHash("sha256").update(blob.bytes).digest("base64url").slice(0, 27)}"`;
+    const headers = { "Cache-Control": CACHE_CONTROL, ETag: etag, "X-Content-Type-Options": "nosniff" };
+    if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
     return new Response(new Uint8Array(blob.bytes), {
-      headers: {
-        "Content-Type": blob.contentType,
-        "Content-Length": String(blob.bytes.length),
-        // Keys carry random parts and are never rewritten.
-        "Cache-Control": "public, max-age=31536000, immutable",
-        "X-Content-Type-Options": "nosniff",
-      },
+      headers: { ...headers, "Content-Type": blob.contentType, "Content-Length": String(blob.bytes.length) },
     });
   } catch (error) {
     return errorResponse(error);

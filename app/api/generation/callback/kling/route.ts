@@ -1,4 +1,6 @@
-import { klingTaskIdOf, verifyKlingCallback } from "@/lib/callbacks/kling-callback";
+import { readCallbackBody } from "@/lib/callbacks/callback-body";
+import { authorizeCallback } from "@/lib/callbacks/callback-token";
+import { klingTaskIdOf } from "@/lib/callbacks/kling-callback";
 import { nudgeJob } from "@/lib/callbacks/nudge-job";
 import { callbackAccepted, callbacksDisabled } from "@/lib/callbacks/responses";
 import { errorResponse } from "@/lib/errors";
@@ -10,14 +12,15 @@ export const dynamic = "force-dynamic";
 export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");
 export const maxDuration = 60;
 
-/** Kling posts a task on each status change, unsigned: the URL's per-job token is all we trust. */
+/** Kling posts a task on each status change, unsigned: the URL's signed token is all we trust. */
 export async function POST(request: Request) {
   try {
     const rt = getRuntime();
-    if (!rt.config.kling) return callbacksDisabled("Kling");
-    const jobId = verifyKlingCallback(new URL(request.url).searchParams, rt.config.kling.secretKey);
-    const taskId = klingTaskIdOf(await request.json().catch(() => null));
-    await nudgeJob(rt, async () => jobId, { source: "kling", taskId });
+    const { kling, callbackSecret } = rt.config;
+    if (!kling || !callbackSecret) return callbacksDisabled("Kling");
+    const { jobId, step } = authorizeCallback(callbackSecret, "kling", new URL(request.url).searchParams);
+    const taskId = klingTaskIdOf(await readCallbackBody(request));
+    await nudgeJob(rt, async () => jobId, { source: "kling", step, taskId });
     return callbackAccepted();
   } catch (error) {
     return errorResponse(error);
