@@ -3,6 +3,7 @@ import {
   type CheckResult,
   type ImageInput,
   type ImageResult,
+  type OutputSources,
   ProviderError,
   type StyleInput,
   type TaskProvider,
@@ -10,6 +11,7 @@ import {
 } from "@/lib/providers/types";
 import { createKlingClient, type KlingClient } from "./client";
 import { errorFromTaskFailure, KLING_SENTENCES, KlingApiError, transientError } from "./errors";
+import { klingOutputSources } from "./output-sources";
 import { type KlingTask, klingTaskSchema, parseTaskList } from "./schemas";
 
 export { createKlingTokenSource, type KlingTokenSource } from "./token";
@@ -95,6 +97,7 @@ function createKlingTaskProvider<In>(
   client: KlingClient,
   kind: KlingTaskKind<In>,
   callbackUrl: KlingProvidersOptions["callbackUrl"],
+  outputSources: OutputSources,
 ): TaskProvider<In, ImageResult> {
   async function findTask(idempotencyKey: string, ctx: CheckContext): Promise<{ taskId: string } | null> {
     let data: unknown;
@@ -111,6 +114,7 @@ function createKlingTaskProvider<In>(
 
   return {
     name: kind.name,
+    outputSources,
 
     async submit(input, ctx) {
       const callback = callbackUrl?.(ctx.idempotencyKey);
@@ -153,6 +157,7 @@ export function createKlingProviders(options: KlingProvidersOptions): {
   tryon: TaskProvider<TryOnInput, ImageResult>;
 } {
   const client = createKlingClient(options);
+  const outputSources = klingOutputSources(options.baseUrl);
   return {
     style: createKlingTaskProvider<StyleInput>(
       client,
@@ -172,6 +177,7 @@ export function createKlingProviders(options: KlingProvidersOptions): {
         }),
       },
       options.callbackUrl,
+      outputSources,
     ),
     tryon: createKlingTaskProvider<TryOnInput>(
       client,
@@ -186,6 +192,7 @@ export function createKlingProviders(options: KlingProvidersOptions): {
         }),
       },
       options.callbackUrl,
+      outputSources,
     ),
   };
 }

@@ -9,6 +9,7 @@ import {
 import { createReplicateClient, ReplicateHttpError } from "./client";
 import { jpegDataUrl } from "./data-url";
 import { classifyPredictionError, REPLICATE_MESSAGES } from "./errors";
+import { replicateOutputSources } from "./output-sources";
 import { firstOutputUrl, predictionRouteFor } from "./schemas";
 
 /** Options of the Replicate face-swap provider (plain fetch against the predictions API). */
@@ -68,6 +69,7 @@ export function createReplicateFaceSwapProvider(
 
   return {
     name: "replicate-faceswap",
+    outputSources: replicateOutputSources(options.baseUrl),
 
     async submit(input, ctx) {
       const [target, face] = await Promise.all([imageFor(input.target), imageFor(input.face)]);
