@@ -146,14 +146,23 @@ export function createOutputFetcher(options: OutputFetcherOptions = {}): FetchOu
     });
   }
 
+  /** The same failure, saying which redirect led there (the log must tell a redirect from a direct URL). */
+  function viaRedirect(error: OutputFetchError, from: URL): OutputFetchError {
+    const reason = `${error.reason}; reached by a redirect from ${loggableUrl(from)}`;
+    return new OutputFetchError(error.failure, reason, { cause: error.cause });
+  }
+
   return async function fetchOutput(rawUrl, sources, signal) {
     const deadline = AbortSignal.timeout(deadlineMs);
     const combined = AbortSignal.any([signal, deadline]);
     if (!URL.canParse(rawUrl)) throw new OutputFetchError("refused", `not a URL: ${loggableUrl(rawUrl)}`);
     let url = new URL(rawUrl);
+    let from: URL | null = null;
     try {
       for (let hop = 0; ; hop++) {
-        const response = await request(url, sources, combined);
+        const response = await request(url, sources, combined).catch((error: unknown) => {
+          throw from && error instanceof OutputFetchError ? viaRedirect(error, from) : error;
+        });
         const status = response.statusCode ?? 0;
         const location = response.headers.location;
         if (REDIRECT_STATUSES.has(status) && location) {
@@ -164,6 +173,7 @@ export function createOutputFetcher(options: OutputFetcherOptions = {}): FetchOu
           if (!URL.canParse(location, url)) {
             throw new OutputFetchError("refused", `${loggableUrl(url)} redirects to an unreadable location`);
           }
+          from = url;
           url = new URL(location, url);
           continue;
         }

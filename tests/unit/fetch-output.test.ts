@@ -306,14 +306,20 @@ describe("the output fetcher", () => {
       const { fetch } = fetcherWith();
       const to = encodeURIComponent(`${hostile.url}/internal/secret.png`);
       const error = await failureOf(fetch(`${originUrl}/redirect?to=${to}`));
-      expect(error.reason).toMatch(new RegExp(`^${hostile.url}/internal/secret\\.png: host 127\\.0\\.0\\.2`));
+      expect(error.reason).toMatch(
+        new RegExp(
+          `^${hostile.url}/internal/secret\\.png: host 127\\.0\\.0\\.2 .*; reached by a redirect from ${originUrl}/redirect$`,
+        ),
+      );
     });
 
     it("refuses one from a delivery host to a name of its zone that resolves to the metadata service", async () => {
       const table = { [CDN_HOST]: [PRETEND_PUBLIC], "metadata.klingai.com": ["169.254.169.254"] };
       const inside = encodeURIComponent("https://metadata.klingai.com/latest/meta-data/");
       const error = await failureOf(fetcherWith(table).fetch(`https://${CDN_HOST}/redirect?to=${inside}`));
-      expect(error.reason).toBe("metadata.klingai.com resolves to 169.254.169.254 (link-local)");
+      expect(error.reason).toBe(
+        `metadata.klingai.com resolves to 169.254.169.254 (link-local); reached by a redirect from https://${CDN_HOST}/redirect`,
+      );
       expect(guard.connections.map((c) => c.address)).toEqual([PRETEND_PUBLIC]);
     });
 

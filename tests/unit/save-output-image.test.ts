@@ -21,10 +21,7 @@ function setup(answer: Buffer | OutputFetchFailure) {
     if (Buffer.isBuffer(answer)) return answer;
     throw new OutputFetchError(answer, `scripted ${answer}`);
   };
-  const save = (
-    output: Parameters<typeof saveOutputImage>[1],
-    sources: typeof SOURCES | null = SOURCES,
-  ) =>
+  const save = (output: Parameters<typeof saveOutputImage>[1], sources: typeof SOURCES | null = SOURCES) =>
     saveOutputImage(createLocalBlobStore({ dir }), output, {
       sources: sources ?? undefined,
       keyStem: "job/final-abc",
