@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { errors as joseErrors, jwtVerify } from "jose";
 import sharp from "sharp";
+import { type HostileFile, sendHostileFile } from "./hostile-output";
 
 /** Which kind of request a fault applies to ("list" is the task list findTask reads). */
 export type KlingFaultTarget = "create" | "query" | "list" | "result";
@@ -28,6 +29,10 @@ export type KlingFault = {
   | { on: "create"; kind: "task-fails"; message: string }
   | { on: "create"; kind: "never-finishes" }
   | { on: "result"; kind: "expired" }
+  /** The task succeeds with this output URL instead of the emulator's own result file. */
+  | { on: "create"; kind: "output-url"; url: string }
+  /** The result file is answered with something hostile (see hostile-output.ts). */
+  | { on: "result"; kind: "hostile-file"; file: HostileFile }
 );
 
 /** Options of the emulator; the defaults match what the tests configure the adapter with. */
@@ -67,6 +72,7 @@ interface Task {
   image: Buffer;
   failMessage: string | undefined;
   neverFinishes: boolean;
+  outputUrl: string | undefined;
 }
 
 const MODELS_BY_KIND: Record<TaskKind, readonly string[]> = {
@@ -225,7 +231,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
       created_at: task.createdAt,
       updated_at: task.createdAt + Math.round(changedAfter),
       ...(status === "succeed"
-        ? { task_result: { images: [{ index: 0, url: `${url}/results/${task.id}.png` }] } }
+        ? { task_result: { images: [{ index: 0, url: task.outputUrl ?? `${url}/results/${task.id}.png` }] } }
         : {}),
     };
   };
@@ -293,6 +299,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
       image,
       failMessage: fault?.kind === "task-fails" ? fault.message : undefined,
       neverFinishes: fault?.kind === "never-finishes",
+      outputUrl: fault?.kind === "output-url" ? fault.url : undefined,
     };
     tasks.set(task.id, task);
     if (typeof body.callback_url === "string") scheduleCallbacks(task, body.callback_url);
@@ -355,6 +362,10 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
       answer = { status: 200, body: '{"code": 0, "data": {', contentType: "application/json" };
     if (fault?.kind === "hang") await sleep(fault.ms);
     if (res.destroyed) return;
+    if (fault?.kind === "hostile-file") {
+      sendHostileFile(res, fault.file);
+      return;
+    }
     res.writeHead(answer.status, { "Content-Type": answer.contentType, ...answer.headers });
     res.end(answer.body);
   }
