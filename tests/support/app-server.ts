@@ -7,6 +7,8 @@ import path from "node:path";
 export interface AppServer {
   url: string;
   dataDir: string;
+  /** The server's process id (`next start` runs the server itself): its /proc entry shows its memory. */
+  pid: number;
   /** Lines the server printed, for assertions on logs and for failure reports. */
   output: string[];
   /** Stops the server (SIGTERM, then SIGKILL). */
@@ -87,6 +89,7 @@ export async function startApp(
   return {
     url,
     dataDir,
+    pid: child.pid ?? 0,
     output,
     async stop() {
       child.kill("SIGTERM");
