@@ -144,6 +144,9 @@ beforeAll(async () => {
   vendors = await startVendorEmulators(TASK_MS);
   evil = await startHostileServer("127.0.0.2");
   app = await startApp({ ...vendors.env, NODE_OPTIONS: LOOPBACK_ONLY_NODE_OPTIONS });
+  expect(app.output, "the guard is loaded into the server").toContain(
+    `[loopback-only] installed in process ${app.pid}`,
+  );
   person = await personPhoto();
   // A whole job through the real adapters first: the allowed path works, and the baseline is warm.
   const warmUp = await runJob("Warm-up");
@@ -170,7 +173,7 @@ function expectRefused(final: PublicJob, jobId: string, vendor: Vendor): { detai
     1,
   ]);
   expect(evil.requests, "the hostile server was reached").toEqual([]);
-  expect(app.output.filter((line) => line.includes("[loopback-only]"))).toEqual([]);
+  expect(app.output.filter((line) => line.includes("[loopback-only] blocked"))).toEqual([]);
   return log;
 }
 
@@ -249,7 +252,7 @@ describe("hostile vendor output, through the real adapters against next start", 
       finalRssMb: mb(rss),
       peakEverMb: mb(hwm),
     });
-    expect(app.output.filter((line) => line.includes("[loopback-only]"))).toEqual([]);
+    expect(app.output.filter((line) => line.includes("[loopback-only] blocked"))).toEqual([]);
     expect(evil.requests).toEqual([]);
   });
 });
