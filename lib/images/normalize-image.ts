@@ -29,29 +29,28 @@ export function sniffImageType(bytes: Uint8Array): SniffedImageType | null {
   return null;
 }
 
-function subjectOf(field: UploadField): string {
-  return field === "human_image" ? "Your photo" : "The garment photo";
-}
+/** Why an image cannot be kept, whoever sent it (a person's upload or a vendor's output). */
+export type ImageProblem = "unsupported" | "too_many_pixels" | "too_small" | "undecodable";
 
-function tooLarge(field: UploadField, cause?: unknown): AppError {
-  return new AppError(
-    "image_too_large",
-    `${subjectOf(field)} has too many pixels (more than ${MAX_INPUT_PIXELS / 1_000_000} megapixels). Please use a smaller image.`,
-    { cause },
-  );
-}
-
-function undecodable(field: UploadField, cause?: unknown): AppError {
-  return new AppError(
-    "image_undecodable",
-    `${subjectOf(field)} could not be read. It may be damaged or incomplete; please try another file.`,
-    { cause },
-  );
+export class ImageRejectedError extends Error {
+  constructor(
+    readonly problem: ImageProblem,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`image rejected: ${problem}`, options);
+    this.name = "ImageRejectedError";
+  }
 }
 
 /** sharp refuses over-limit inputs from the header alone, with this message. */
 function isPixelLimitError(error: unknown): boolean {
   return error instanceof Error && /pixel limit/i.test(error.message);
+}
+
+function decodeFailure(error: unknown): ImageRejectedError {
+  return new ImageRejectedError(isPixelLimitError(error) ? "too_many_pixels" : "undecodable", {
+    cause: error,
+  });
 }
 
 function openImage(bytes: Buffer) {
@@ -60,32 +59,24 @@ function openImage(bytes: Buffer) {
 }
 
 /**
- * Validates an uploaded photo and returns it as a clean JPEG: EXIF orientation applied, long side at most
+ * Decodes an image and re-encodes it as a clean JPEG: EXIF orientation applied, long side at most
  * MAX_LONG_SIDE_PX, transparency flattened onto white, and no metadata (GPS and camera data are dropped).
- * Throws AppError with a message naming the field.
+ * Every image we keep goes through here, uploads and vendor outputs alike. Throws ImageRejectedError.
  */
-export async function normalizeUpload(bytes: Buffer, field: UploadField): Promise<Buffer> {
-  if (sniffImageType(bytes) === null) {
-    throw new AppError("unsupported_image_type", `${subjectOf(field)} must be a JPEG, PNG or WebP image.`);
-  }
+export async function normalizeImage(bytes: Buffer): Promise<Buffer> {
+  if (sniffImageType(bytes) === null) throw new ImageRejectedError("unsupported");
 
   let oriented: { width: number; height: number };
   try {
     const metadata = await openImage(bytes).metadata();
     // Checked here too, so the limit holds even for a format whose loader skips sharp's own check.
-    if (metadata.width * metadata.height > MAX_INPUT_PIXELS) throw tooLarge(field);
+    if (metadata.width * metadata.height > MAX_INPUT_PIXELS) throw new ImageRejectedError("too_many_pixels");
     oriented = metadata.autoOrient;
   } catch (error) {
-    if (error instanceof AppError) throw error;
-    throw isPixelLimitError(error) ? tooLarge(field, error) : undecodable(field, error);
+    throw error instanceof ImageRejectedError ? error : decodeFailure(error);
   }
 
-  if (Math.min(oriented.width, oriented.height) < MIN_SIDE_PX) {
-    throw new AppError(
-      "image_too_small",
-      `${subjectOf(field)} is too small: it must be at least ${MIN_SIDE_PX} pixels on each side.`,
-    );
-  }
+  if (Math.min(oriented.width, oriented.height) < MIN_SIDE_PX) throw new ImageRejectedError("too_small");
 
   try {
     return await openImage(bytes)
@@ -102,6 +93,49 @@ export async function normalizeUpload(bytes: Buffer, field: UploadField): Promis
       .toBuffer();
   } catch (error) {
     // Truncated pixel data only shows up while decoding, after the header looked fine.
-    throw isPixelLimitError(error) ? tooLarge(field, error) : undecodable(field, error);
+    throw decodeFailure(error);
+  }
+}
+
+function subjectOf(field: UploadField): string {
+  return field === "human_image" ? "Your photo" : "The garment photo";
+}
+
+/** The sentence a person reads about their own upload. */
+function uploadError(field: UploadField, rejection: ImageRejectedError): AppError {
+  const subject = subjectOf(field);
+  const cause = rejection.cause;
+  switch (rejection.problem) {
+    case "unsupported":
+      return new AppError("unsupported_image_type", `${subject} must be a JPEG, PNG or WebP image.`, {
+        cause,
+      });
+    case "too_many_pixels":
+      return new AppError(
+        "image_too_large",
+        `${subject} has too many pixels (more than ${MAX_INPUT_PIXELS / 1_000_000} megapixels). Please use a smaller image.`,
+        { cause },
+      );
+    case "too_small":
+      return new AppError(
+        "image_too_small",
+        `${subject} is too small: it must be at least ${MIN_SIDE_PX} pixels on each side.`,
+        { cause },
+      );
+    case "undecodable":
+      return new AppError(
+        "image_undecodable",
+        `${subject} could not be read. It may be damaged or incomplete; please try another file.`,
+        { cause },
+      );
+  }
+}
+
+/** Validates an uploaded photo and returns it normalised (see normalizeImage); AppErrors name the field. */
+export async function normalizeUpload(bytes: Buffer, field: UploadField): Promise<Buffer> {
+  try {
+    return await normalizeImage(bytes);
+  } catch (error) {
+    throw error instanceof ImageRejectedError ? uploadError(field, error) : error;
   }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { copyImageOutput } from "@/lib/blobs/copy-image";
 import type { BlobRef, BlobStore } from "@/lib/blobs/types";
 import type { Artifacts, JobStatus, StepName, StoredJob } from "@/lib/jobs/job";
+import { saveOutputImage } from "@/lib/outputs/save-output-image";
 import type {
   CheckContext,
   CheckResult,
@@ -52,7 +52,8 @@ export interface Step {
 interface StepDefinition<In, Out> extends Omit<Step, "provider" | "submit" | "check" | "findTask" | "save"> {
   pick(providers: Providers): TaskProvider<In, Out>;
   buildInput(rt: StepRuntime): In;
-  save(rt: StepRuntime, output: Out): Promise<Partial<Artifacts>>;
+  /** `from`: the provider that produced the output (it says where its output URLs may point). */
+  save(rt: StepRuntime, output: Out, from: TaskProvider<In, Out>): Promise<Partial<Artifacts>>;
 }
 
 function defineStep<In, Out>(definition: StepDefinition<In, Out>): Step {
@@ -67,7 +68,7 @@ function defineStep<In, Out>(definition: StepDefinition<In, Out>): Step {
     check: (rt, taskId, ctx) => pick(rt.providers).check(taskId, ctx),
     findTask: async (rt, key, ctx) => (await pick(rt.providers).findTask?.(key, ctx)) ?? null,
     // The output came from this step's own provider, so its type is Out.
-    save: (rt, output) => save(rt, output as Out),
+    save: (rt, output) => save(rt, output as Out, pick(rt.providers)),
   };
 }
 
@@ -85,10 +86,15 @@ function imageInput(rt: StepRuntime, ref: BlobRef | undefined, what: string): Im
 }
 
 function saveImage(name: "style" | "tryon" | "final") {
-  return async (rt: StepRuntime, output: ImageResult): Promise<Partial<Artifacts>> => {
+  return async (
+    rt: StepRuntime,
+    output: ImageResult,
+    from: TaskProvider<unknown, ImageResult>,
+  ): Promise<Partial<Artifacts>> => {
     // A random part keeps a repeated save (after a crash) from colliding with an earlier one.
-    const key = `${rt.job.id}/${name}-${randomBytes(6).toString("hex")}`;
-    return { [name]: await copyImageOutput(rt.blobs, output.image, key, rt.signal) };
+    const keyStem = `${rt.job.id}/${name}-${randomBytes(6).toString("hex")}`;
+    const sources = from.outputSources;
+    return { [name]: await saveOutputImage(rt.blobs, output.image, { sources, keyStem, signal: rt.signal }) };
   };
 }
 

@@ -52,6 +52,23 @@ export interface ImageInput {
   load(): Promise<Buffer>;
 }
 
+/**
+ * Where a provider's output URLs may point. Anything else a vendor answers with is refused before it is
+ * fetched: an output URL is input someone else chose (issue #12).
+ */
+export interface OutputSources {
+  /**
+   * The vendor's own delivery hosts, fetched over https from public addresses only (checked after DNS).
+   * `*.example.com` matches every subdomain of example.com, not example.com itself.
+   */
+  deliveryHosts: readonly string[];
+  /**
+   * The origin of the configured API base URL (the vendor, an emulator or a proxy the operator chose):
+   * trusted as configured, http and private addresses included. Null when the base URL cannot be parsed.
+   */
+  apiOrigin: string | null;
+}
+
 /** An image a provider produced: a (soon expiring) URL to copy, or the bytes themselves. */
 export type ImageOutput = { url: string } | { bytes: Buffer; contentType: string };
 
@@ -79,6 +96,8 @@ export type CheckResult<Out> =
 export interface TaskProvider<In, Out> {
   /** Short name for logs and metrics, e.g. "kling-style" or "local-advice". */
   readonly name: string;
+  /** Where output URLs may point; a provider answering with URLs declares it, else its URLs are refused. */
+  readonly outputSources?: OutputSources;
   /** Creates the paid task. `nextCheckInMs`: when a first check is worth making (poll hint). */
   submit(input: In, ctx: SubmitContext): Promise<{ taskId: string; nextCheckInMs?: number }>;
   check(taskId: string, ctx: CheckContext): Promise<CheckResult<Out>>;

@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { errors as joseErrors, jwtVerify } from "jose";
 import sharp from "sharp";
+import { type HostileFile, sendHostileFile } from "./hostile-output";
 
 /** Which kind of request a fault applies to ("list" is the task list findTask reads). */
 export type KlingFaultTarget = "create" | "query" | "list" | "result";
@@ -35,6 +36,10 @@ export type KlingFault = {
   | { on: "create"; kind: "task-fails"; message: string }
   | { on: "create"; kind: "never-finishes" }
   | { on: "result"; kind: "expired" }
+  /** The task succeeds with this output URL instead of the emulator's own result file. */
+  | { on: "create"; kind: "output-url"; url: string }
+  /** The result file is answered with something hostile (see hostile-output.ts). */
+  | { on: "result"; kind: "hostile-file"; file: HostileFile }
 );
 
 /** Options of the emulator; the defaults match what the tests configure the adapter with. */
@@ -90,6 +95,7 @@ interface Task {
   image: Buffer;
   failMessage: string | undefined;
   neverFinishes: boolean;
+  outputUrl: string | undefined;
 }
 
 const MODELS_BY_KIND: Record<TaskKind, readonly string[]> = {
@@ -255,7 +261,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
       created_at: task.createdAt,
       updated_at: task.createdAt + Math.round(changedAfter),
       ...(status === "succeed"
-        ? { task_result: { images: [{ index: 0, url: `${url}/results/${task.id}.png` }] } }
+        ? { task_result: { images: [{ index: 0, url: task.outputUrl ?? `${url}/results/${task.id}.png` }] } }
         : {}),
     };
   };
@@ -330,6 +336,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
       image,
       failMessage: fault?.kind === "task-fails" ? fault.message : undefined,
       neverFinishes: fault?.kind === "never-finishes",
+      outputUrl: fault?.kind === "output-url" ? fault.url : undefined,
     };
     tasks.set(task.id, task);
     if (typeof body.callback_url === "string") scheduleCallbacks(task, body.callback_url);
@@ -402,6 +409,10 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
     if (fault?.kind === "late") await answerLate(req, fault.ms);
     if (fault?.kind === "reset") req.socket.destroy();
     if (res.destroyed) return;
+    if (fault?.kind === "hostile-file") {
+      sendHostileFile(res, fault.file);
+      return;
+    }
     const date = new Date(now()).toUTCString();
     res.writeHead(answer.status, { "Content-Type": answer.contentType, Date: date, ...answer.headers });
     res.end(answer.body);
@@ -452,6 +463,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
           image: SEEDED_IMAGE,
           failMessage: undefined,
           neverFinishes: false,
+          outputUrl: undefined,
         };
         tasks.set(task.id, task);
         ids.push(task.id);

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import sharp from "sharp";
+import { type HostileFile, sendHostileFile } from "./hostile-output";
 import { deliverWebhook, type WebhookDelivery } from "./standard-webhooks";
 
 /**
@@ -29,6 +30,10 @@ export type ReplicateFault = { on: On; match?: string; times?: number } & (
   | { on: "create"; kind: "never-finishes" }
   /** The output file is gone (404), as after Replicate's one-hour retention. */
   | { on: "file"; kind: "expired" }
+  /** The prediction succeeds with this output URL instead of the emulator's own file. */
+  | { on: "create"; kind: "output-url"; url: string }
+  /** The output file is answered with something hostile (see hostile-output.ts). */
+  | { on: "file"; kind: "hostile-file"; file: HostileFile }
 );
 
 export interface ReplicateEmulatorOptions {
@@ -146,7 +151,8 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
 
   /** Transport faults strike at request time; task faults only when a create is accepted. */
   function takeFault(on: On, path: string, task: boolean): ReplicateFault | undefined {
-    const isTask = (f: ReplicateFault) => f.kind === "task-fails" || f.kind === "never-finishes";
+    const isTask = (f: ReplicateFault) =>
+      f.kind === "task-fails" || f.kind === "never-finishes" || f.kind === "output-url";
     const index = faults.findIndex((f) => f.on === on && isTask(f) === task && path.includes(f.match ?? ""));
     const fault = faults[index];
     if (!fault) return undefined;
@@ -167,7 +173,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
       const result = await p.result;
       if (result instanceof Error) [status, error] = ["failed", result.message];
     }
-    const file = `${url}/files/${p.id}.png`;
+    const file = p.task?.kind === "output-url" ? p.task.url : `${url}/files/${p.id}.png`;
     const output = status === "succeeded" ? (options.outputAsList ? [file] : file) : null;
     return {
       id: p.id,
@@ -286,7 +292,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     gone: () => boolean,
     fault: ReplicateFault | undefined,
     query: URLSearchParams,
-  ): Promise<Answer | { file: Buffer } | "malformed" | null> {
+  ): Promise<Answer | { file: Buffer } | { hostile: HostileFile } | "malformed" | null> {
     const [, fileId] = /^\/files\/([^/]+)\.png$/.exec(path) ?? [];
     if (fault?.kind === "hang") {
       await sleep(fault.ms);
@@ -294,6 +300,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     }
     if (fault?.kind === "malformed") return "malformed";
     if (fault?.kind === "expired") return DEFAULT_ERROR_BY_STATUS[404] as Answer;
+    if (fault?.kind === "hostile-file") return { hostile: fault.file };
     if (fault?.kind === "http") {
       const fallback =
         DEFAULT_ERROR_BY_STATUS[fault.status] ?? problem(fault.status, "Error", "Something went wrong.");
@@ -348,6 +355,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     if (!answer || res.destroyed) return;
     if (answer === "malformed") res.writeHead(200, json).end('{"id": "broken", "status": "proc');
     else if ("file" in answer) res.writeHead(200, { "content-type": "image/png" }).end(answer.file);
+    else if ("hostile" in answer) sendHostileFile(res, answer.hostile);
     else {
       const retryAfter = answer.status === 429 ? { "retry-after": "1" } : {};
       res

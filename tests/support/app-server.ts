@@ -6,9 +6,9 @@ import path from "node:path";
 
 export interface AppServer {
   url: string;
-  /** The server process itself (its memory is in /proc/<pid>/status). */
-  pid: number;
   dataDir: string;
+  /** The server's process id (`next start` runs the server itself): its /proc entry shows its memory. */
+  pid: number;
   /** Lines the server printed, for assertions on logs and for failure reports. */
   output: string[];
   /** Stops the server (SIGTERM, then SIGKILL). */
@@ -88,8 +88,8 @@ export async function startApp(
 
   return {
     url,
-    pid: child.pid ?? 0,
     dataDir,
+    pid: child.pid ?? 0,
     output,
     async stop() {
       child.kill("SIGTERM");

@@ -66,7 +66,7 @@ export const SAMPLE_ADVICE: Advice = {
 };
 
 export async function sampleImage(): Promise<ImageResult> {
-  const bytes = await sharp({ create: { width: 32, height: 32, channels: 3, background: "#a33" } })
+  const bytes = await sharp({ create: { width: 320, height: 320, channels: 3, background: "#a33" } })
     .jpeg()
     .toBuffer();
   return { image: { bytes, contentType: "image/jpeg" } };

@@ -4,6 +4,7 @@ import {
   type FindContext,
   type ImageInput,
   type ImageResult,
+  type OutputSources,
   ProviderError,
   type StyleInput,
   type TaskProvider,
@@ -12,6 +13,7 @@ import {
 import { createKlingClient, type KlingClient } from "./client";
 import { errorFromTaskFailure, KLING_SENTENCES, KlingApiError, transientError } from "./errors";
 import { findTaskByExternalId } from "./find-task";
+import { klingOutputSources } from "./output-sources";
 import { type KlingTask, klingTaskSchema } from "./schemas";
 
 export { createKlingTokenSource, type KlingTokenSource } from "./token";
@@ -102,6 +104,7 @@ function createKlingTaskProvider<In>(
   client: KlingClient,
   kind: KlingTaskKind<In>,
   callbackUrl: KlingProvidersOptions["callbackUrl"],
+  outputSources: OutputSources,
 ): TaskProvider<In, ImageResult> {
   const findTask = (idempotencyKey: string, { signal, since }: FindContext) =>
     findTaskByExternalId({ client, path: kind.path, idempotencyKey, since, signal });
@@ -125,6 +128,7 @@ function createKlingTaskProvider<In>(
 
   return {
     name: kind.name,
+    outputSources,
 
     async submit(input, ctx) {
       let body: Record<string, unknown>;
@@ -176,6 +180,7 @@ export function createKlingProviders(options: KlingProvidersOptions): {
   tryon: TaskProvider<TryOnInput, ImageResult>;
 } {
   const client = createKlingClient(options);
+  const outputSources = klingOutputSources(options.baseUrl);
   return {
     style: createKlingTaskProvider<StyleInput>(
       client,
@@ -195,6 +200,7 @@ export function createKlingProviders(options: KlingProvidersOptions): {
         }),
       },
       options.callbackUrl,
+      outputSources,
     ),
     tryon: createKlingTaskProvider<TryOnInput>(
       client,
@@ -209,6 +215,7 @@ export function createKlingProviders(options: KlingProvidersOptions): {
         }),
       },
       options.callbackUrl,
+      outputSources,
     ),
   };
 }

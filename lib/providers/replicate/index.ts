@@ -11,6 +11,7 @@ import { createReplicateClient, ReplicateHttpError } from "./client";
 import { jpegDataUrl } from "./data-url";
 import { classifyPredictionError, REPLICATE_MESSAGES } from "./errors";
 import { findPredictionByKey, webhookWithKey } from "./find-prediction";
+import { replicateOutputSources } from "./output-sources";
 import { firstOutputUrl, type Prediction, predictionRouteFor } from "./schemas";
 
 /** Options of the Replicate face-swap provider (plain fetch against the predictions API). */
@@ -82,6 +83,7 @@ export function createReplicateFaceSwapProvider(
 
   return {
     name: "replicate-faceswap",
+    outputSources: replicateOutputSources(options.baseUrl),
 
     async submit(input, ctx) {
       let body: Record<string, unknown>;
