@@ -19,8 +19,8 @@ export async function POST(request: Request) {
     const rt = getRuntime();
     // JSON carries the URLs of direct uploads to Blob; multipart carries the photos themselves.
     const job = isJsonRequest(request)
-      ? await startJobFromUploads(rt, request, clientKeyOf(request))
-      : await startJob(rt, await readStartForm(request), clientKeyOf(request));
+      ? await startJobFromUploads(rt, request, clientKeyOf(request, rt.config.clientAddress))
+      : await startJob(rt, await readStartForm(request), clientKeyOf(request, rt.config.clientAddress));
     // The first step starts after the answer; if this dies, the first poll picks the work up.
     after(() =>
       advance(job.id, rt).catch((error: unknown) =>
