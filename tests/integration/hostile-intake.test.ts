@@ -1,4 +1,5 @@
 import path from "node:path";
+import { createClient } from "redis";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppServer, startApp } from "@/tests/support/app-server";
@@ -11,6 +12,8 @@ const MB = 1024 * 1024;
 const IDLE_MS = 1_000;
 const TOTAL_MS = 4_000;
 const hasRedis = await requireRedis("hostile: intake (the Vercel-mode app needs Redis)");
+/** The Vercel-mode app's keys on the shared Redis, removed afterwards. */
+const VERCEL_PREFIX = `hostile-intake-${Date.now()}`;
 
 let person: Buffer;
 let garment: Buffer;
@@ -41,13 +44,20 @@ beforeAll(async () => {
           ...limited,
           VERCEL: "1",
           REDIS_URL: TEST_REDIS_URL,
-          STORE_KEY_PREFIX: `hostile-intake-${Date.now()}`,
+          STORE_KEY_PREFIX: VERCEL_PREFIX,
         })
       : Promise.resolve(undefined),
   ]);
 });
 afterAll(async () => {
   await Promise.all([uploads?.stop(), direct?.stop(), proxied?.stop(), vercel?.stop()]);
+  if (!hasRedis) return;
+  const admin = createClient({ url: TEST_REDIS_URL });
+  await admin.connect();
+  for await (const keys of admin.scanIterator({ MATCH: `${VERCEL_PREFIX}:*`, COUNT: 100 })) {
+    if (keys.length > 0) await admin.del(keys);
+  }
+  await admin.close();
 });
 
 const START = "/api/generation/start";
