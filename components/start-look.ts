@@ -1,3 +1,4 @@
+import { attemptFor, closeAttempt } from "@/components/start-attempt";
 import { UNREACHABLE, type UploadOutcome, type UploadRequest, uploadLook } from "@/components/upload-look";
 
 /** The Blob SDK is ~120 KB of script: only pages whose uploads go to Blob load it. */
@@ -10,17 +11,29 @@ export function preloadDirectUploads(): void {
   });
 }
 
-/**
- * Starts a look: photos straight to Vercel Blob when the server stores images there, else in the
- * multipart start form. Never rejects: every failure becomes a message.
- */
-export async function startLook(request: UploadRequest, directUploads: boolean): Promise<UploadOutcome> {
+async function sendLook(request: UploadRequest, directUploads: boolean): Promise<UploadOutcome> {
   if (!directUploads) return uploadLook(request);
   let direct: Awaited<ReturnType<typeof loadDirectUploads>>;
   try {
     direct = await loadDirectUploads();
   } catch {
-    return { ok: false, message: UNREACHABLE };
+    return { ok: false, message: UNREACHABLE, mayHaveStarted: false };
   }
   return direct.uploadLookDirect(request);
+}
+
+/**
+ * Starts a look: photos straight to Vercel Blob when the server stores images there, else in the
+ * multipart start form. Submitting the same photos and occasion again after an answer that may have
+ * started a look is the same attempt (the same Idempotency-Key): one look, however often it is tried.
+ * Never rejects: every failure becomes a message.
+ */
+export async function startLook(
+  request: Omit<UploadRequest, "attempt">,
+  directUploads: boolean,
+): Promise<UploadOutcome> {
+  const attempt = attemptFor(request);
+  const outcome = await sendLook({ ...request, attempt }, directUploads);
+  if (outcome.ok || !outcome.mayHaveStarted) closeAttempt(attempt);
+  return outcome;
 }

@@ -1,7 +1,8 @@
 import { upload } from "@vercel/blob/client";
 import {
   CANCELLED,
-  startOutcomeOf,
+  type StartAnswer,
+  sendStart,
   UNREACHABLE,
   type UploadOutcome,
   type UploadRequest,
@@ -73,28 +74,12 @@ async function uploadPhotos(request: UploadRequest, stop: AbortController): Prom
   }
 }
 
-/**
- * Blob mode: puts both photos straight into Vercel Blob with `upload()` (a token from /api/uploads),
- * then starts the look from their URLs, so no photo passes through a function's 4.5 MB body limit.
- * Never rejects: every failure becomes a message.
- */
-export async function uploadLookDirect(request: UploadRequest): Promise<UploadOutcome> {
-  const stop = new AbortController();
-  const cancel = () => stop.abort();
-  request.signal.addEventListener("abort", cancel, { once: true });
-  let urls: string[];
-  try {
-    urls = await uploadPhotos(request, stop);
-  } catch (error) {
-    return { ok: false, message: failureMessage(error, request.signal) };
-  } finally {
-    request.signal.removeEventListener("abort", cancel);
-  }
-
+/** One JSON start request naming the uploaded photos. */
+async function postUrls(request: UploadRequest, urls: string[]): Promise<StartAnswer> {
   try {
     const response = await fetch("/api/generation/start", {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "Idempotency-Key": request.attempt.key },
       body: JSON.stringify({
         human_image_url: urls[0],
         garment_image_url: urls[1],
@@ -102,8 +87,35 @@ export async function uploadLookDirect(request: UploadRequest): Promise<UploadOu
       }),
       signal: request.signal,
     });
-    return startOutcomeOf(response.status, await response.json().catch(() => null));
+    const body = await response.json().catch(() => null);
+    return { status: response.status, body, retryAfter: response.headers.get("Retry-After") };
   } catch {
-    return { ok: false, message: request.signal.aborted ? CANCELLED : UNREACHABLE };
+    return request.signal.aborted ? "cancelled" : "unreachable";
   }
+}
+
+/**
+ * Blob mode: puts both photos straight into Vercel Blob with `upload()` (a token from /api/uploads),
+ * then starts the look from their URLs, so no photo passes through a function's 4.5 MB body limit.
+ * A retry of the same attempt reuses its uploads: the same request, so the same Idempotency-Key holds.
+ * Never rejects: every failure becomes a message.
+ */
+export async function uploadLookDirect(request: UploadRequest): Promise<UploadOutcome> {
+  let urls = request.attempt.uploadedUrls;
+  if (!urls) {
+    const stop = new AbortController();
+    const cancel = () => stop.abort();
+    request.signal.addEventListener("abort", cancel, { once: true });
+    try {
+      urls = await uploadPhotos(request, stop);
+    } catch (error) {
+      // Nothing was started yet: a new submit may upload afresh under a new key.
+      return { ok: false, message: failureMessage(error, request.signal), mayHaveStarted: false };
+    } finally {
+      request.signal.removeEventListener("abort", cancel);
+    }
+    request.attempt.uploadedUrls = urls;
+  }
+  const uploaded = urls;
+  return sendStart(() => postUrls(request, uploaded), request.signal);
 }

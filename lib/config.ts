@@ -54,6 +54,10 @@ const envSchema = z.object({
   START_RATE_LIMIT: z.preprocess(blankAsUnset, z.coerce.number().int().nonnegative().default(10)),
   START_RATE_WINDOW_SECONDS: positiveInt(600),
   MAX_ACTIVE_JOBS: z.preprocess(blankAsUnset, z.coerce.number().int().nonnegative().default(50)),
+  DAILY_LOOK_BUDGET: z.preprocess(blankAsUnset, z.coerce.number().int().nonnegative().default(0)),
+  TRUSTED_PROXY_HOPS: z.preprocess(blankAsUnset, z.coerce.number().int().min(0).max(10).default(0)),
+  UPLOAD_IDLE_TIMEOUT_MS: positiveInt(10_000),
+  UPLOAD_TOTAL_TIMEOUT_MS: positiveInt(60_000),
   CRON_SECRET: optionalString,
   PUBLIC_BASE_URL: z.preprocess(blankAsUnset, z.url().optional()),
   REPLICATE_WEBHOOK_SECRET: optionalString,
@@ -68,6 +72,15 @@ export type StoreConfig =
   | { kind: "sqlite"; file: string }
   | { kind: "redis"; url: string }
   | { kind: "upstash"; url: string; token: string };
+
+/**
+ * Who writes the client's address: Vercel's proxy (`VERCEL=1`), the operator's own proxies
+ * (`TRUSTED_PROXY_HOPS`), or nobody we can trust (`next start` exposed directly).
+ */
+export type ClientAddressSource =
+  | { kind: "vercel" }
+  | { kind: "proxy"; hops: number }
+  | { kind: "untrusted" };
 
 export interface AppConfig {
   dataDir: string;
@@ -110,6 +123,12 @@ export interface AppConfig {
   startRateLimit: { max: number; windowSeconds: number };
   /** Jobs in progress at once before start refuses new ones; 0 turns the cap off. */
   maxActiveJobs: number;
+  /** Looks all clients together may start per UTC day; 0 turns the budget off. */
+  dailyLookBudget: number;
+  /** Where the client's address comes from, for rate limits: see lib/request.ts. */
+  clientAddress: ClientAddressSource;
+  /** How long a request body may go without a byte, and how long it may take in all. */
+  uploadDeadlines: { idleMs: number; totalMs: number };
   /** The bearer token the cron sweep must present; the sweep is refused when unset. */
   cronSecret: string | null;
   /**
@@ -209,6 +228,13 @@ function checkPlainFallback(env: Env, store: StoreConfig): void {
   );
 }
 
+/** On Vercel its proxy overwrites the forwarding headers, so proxies in front of it do not count. */
+function clientAddressFrom(env: Env): ClientAddressSource {
+  if (env.VERCEL === "1") return { kind: "vercel" };
+  if (env.TRUSTED_PROXY_HOPS > 0) return { kind: "proxy", hops: env.TRUSTED_PROXY_HOPS };
+  return { kind: "untrusted" };
+}
+
 export function parseConfig(rawEnv: Record<string, string | undefined>): AppConfig {
   const parsed = envSchema.safeParse(rawEnv);
   if (!parsed.success) {
@@ -260,6 +286,9 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
     localStudioFailStep: env.LOCAL_STUDIO_FAIL_STEP ?? null,
     startRateLimit: { max: env.START_RATE_LIMIT, windowSeconds: env.START_RATE_WINDOW_SECONDS },
     maxActiveJobs: env.MAX_ACTIVE_JOBS,
+    dailyLookBudget: env.DAILY_LOOK_BUDGET,
+    clientAddress: clientAddressFrom(env),
+    uploadDeadlines: { idleMs: env.UPLOAD_IDLE_TIMEOUT_MS, totalMs: env.UPLOAD_TOTAL_TIMEOUT_MS },
     cronSecret: env.CRON_SECRET ?? null,
     publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, "") ?? null,
     replicateWebhookSecret: env.REPLICATE_WEBHOOK_SECRET ?? null,

@@ -14,6 +14,7 @@ const STATUS_BY_CODE = {
   missing_job_id: 400,
   invalid_job_id: 400,
   invalid_file_key: 400,
+  invalid_idempotency_key: 400,
   unauthorized: 401,
   not_found: 404,
   job_not_found: 404,
@@ -21,6 +22,8 @@ const STATUS_BY_CODE = {
   direct_uploads_disabled: 404,
   callbacks_disabled: 404,
   method_not_allowed: 405,
+  upload_timeout: 408,
+  idempotency_key_in_use: 409,
   file_too_large: 413,
   request_too_large: 413,
   unsupported_media_type: 415,
@@ -28,11 +31,13 @@ const STATUS_BY_CODE = {
   image_too_small: 422,
   image_too_large: 422,
   image_undecodable: 422,
+  idempotency_key_reused: 422,
   rate_limited: 429,
   too_many_active_jobs: 429,
   internal_error: 500,
   misconfigured: 503,
   store_unavailable: 503,
+  daily_budget_reached: 503,
 } as const;
 
 export type ErrorCode = keyof typeof STATUS_BY_CODE;

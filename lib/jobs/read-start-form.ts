@@ -1,19 +1,14 @@
 import { Readable } from "node:stream";
-import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
 import busboy from "busboy";
 import { AppError } from "@/lib/errors";
-
-/** The validated fields of a start request, images still as uploaded. */
-export interface StartForm {
-  person: Buffer;
-  garment: Buffer;
-  occasion: string;
-}
+import { fingerprintOf, type StartRequest } from "@/lib/jobs/start-request";
+import { guardedBody, refusalOf } from "@/lib/uploads/guarded-body";
 
 export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 export const MAX_OCCASION_CHARS = 200;
-/** Two full-size images plus the form's own bytes: anything declared larger is refused unread. */
-const MAX_BODY_BYTES = 2 * MAX_IMAGE_BYTES + 256 * 1024;
+/** Two full-size images plus the form's own bytes: the whole body's cap, counted while streaming. */
+export const MAX_BODY_BYTES = 2 * MAX_IMAGE_BYTES + 256 * 1024;
+const TOO_LARGE = "The upload is too large: each photo may be at most 10 MB.";
 const FILE_FIELDS = { human_image: "Your photo", garment_image: "The garment photo" } as const;
 type FileField = keyof typeof FILE_FIELDS;
 
@@ -42,10 +37,15 @@ export function parseOccasion(raw: string | undefined): string {
 }
 
 /**
- * Streams a multipart start request, refusing an oversized file as soon as it crosses the limit
- * rather than after buffering it whole.
+ * Streams a multipart start request within the body limits (guardedBody: a total cap counted while
+ * streaming, an idle and a total deadline), refusing an oversized file as soon as it crosses its
+ * limit rather than after buffering it whole. Any refusal while the body is unread closes the
+ * connection. The photos are returned as sent: nothing is decoded here.
  */
-export async function readStartForm(request: Request): Promise<StartForm> {
+export async function readStartForm(
+  request: Request,
+  deadlines: { idleMs: number; totalMs: number },
+): Promise<StartRequest> {
   const contentType = request.headers.get("content-type") ?? "";
   if (!contentType.toLowerCase().startsWith("multipart/form-data") || !request.body) {
     throw new AppError(
@@ -53,11 +53,7 @@ export async function readStartForm(request: Request): Promise<StartForm> {
       "Send the photos and the occasion as a multipart/form-data form.",
     );
   }
-  const declaredLength = Number(request.headers.get("content-length") ?? 0);
-  if (declaredLength > MAX_BODY_BYTES) {
-    throw new AppError("request_too_large", "The upload is too large: each photo may be at most 10 MB.");
-  }
-
+  const body = guardedBody(request, { maxBytes: MAX_BODY_BYTES, ...deadlines, tooLargeMessage: TOO_LARGE });
   const files: Partial<Record<FileField, Buffer>> = {};
   const texts: Record<string, string> = {};
   let occasionTruncated = false;
@@ -73,18 +69,16 @@ export async function readStartForm(request: Request): Promise<StartForm> {
       reject(new AppError("invalid_request", "The form could not be read.", { cause: error }));
       return;
     }
-    const source = Readable.fromWeb(request.body as unknown as NodeWebReadableStream);
-    const fail = (error: AppError) => {
+    const source = Readable.from(body, { objectMode: false });
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      // Stop reading where we are; the answer closes the connection (refusalOf).
       source.unpipe(parser);
-      // Discard (never buffer) the rest of a body of sane size, so the client reads our answer
-      // instead of a reset connection; past that, cut the connection.
-      let discarded = 0;
-      source.on("data", (chunk: Buffer) => {
-        discarded += chunk.length;
-        if (discarded > MAX_BODY_BYTES) source.destroy();
-      });
-      source.resume();
-      reject(error);
+      source.pause();
+      parser.on("error", () => {});
+      reject(refusalOf(error));
     };
 
     parser.on("file", (name, stream) => {
@@ -106,19 +100,24 @@ export async function readStartForm(request: Request): Promise<StartForm> {
     parser.on("error", (error) =>
       fail(new AppError("invalid_request", "The form could not be read.", { cause: error })),
     );
-    parser.on("close", () => resolve());
-    source.on("error", (error) =>
-      fail(new AppError("invalid_request", "The upload was interrupted.", { cause: error })),
-    );
+    parser.on("close", () => {
+      if (!failed) resolve();
+    });
+    source.on("error", fail);
     source.pipe(parser);
   });
 
-  if (!files.human_image?.length)
-    throw new AppError("missing_human_image", "Please add a photo of yourself.");
-  if (!files.garment_image?.length)
-    throw new AppError("missing_garment_image", "Please add a photo of the garment.");
+  const person = files.human_image;
+  const garment = files.garment_image;
+  if (!person?.length) throw new AppError("missing_human_image", "Please add a photo of yourself.");
+  if (!garment?.length) throw new AppError("missing_garment_image", "Please add a photo of the garment.");
   if (occasionTruncated) {
     throw new AppError("invalid_occasion", `The occasion must be at most ${MAX_OCCASION_CHARS} characters.`);
   }
-  return { person: files.human_image, garment: files.garment_image, occasion: parseOccasion(texts.occasion) };
+  const occasion = parseOccasion(texts.occasion);
+  return {
+    occasion,
+    fingerprint: fingerprintOf("multipart", [person, garment, occasion]),
+    photos: async () => ({ person, garment }),
+  };
 }

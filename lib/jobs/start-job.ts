@@ -2,69 +2,100 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { BlobRef } from "@/lib/blobs/types";
 import { AppError } from "@/lib/errors";
 import { normalizeUpload } from "@/lib/images/normalize-image";
+import { CreateOutcomeUnknownError, createConfirmed, INDEX_HOLD_MS } from "@/lib/jobs/confirm-create";
 import type { StoredJob } from "@/lib/jobs/job";
 import { PIPELINE } from "@/lib/jobs/pipeline";
-import type { StartForm } from "@/lib/jobs/read-start-form";
+import { type Reservation, reserveStart } from "@/lib/jobs/start-idempotency";
+import {
+  activeJobCap,
+  budgetReached,
+  capReached,
+  dailyBudget,
+  enforceStartRateLimit,
+  refuseWhenFull,
+} from "@/lib/jobs/start-limits";
+import type { StartPhotos, StartRequest } from "@/lib/jobs/start-request";
 import { freshStep } from "@/lib/jobs/transitions";
 import { logEvent } from "@/lib/log";
 import type { Runtime } from "@/lib/runtime";
-import { type ActiveJobCap, ActiveJobCapError } from "@/lib/store/types";
+import {
+  ActiveJobCapError,
+  DailyBudgetError,
+  ReservationLostError,
+  type StartGuards,
+} from "@/lib/store/types";
 
-/** Refuses a client that started too many jobs in the current window. */
-async function enforceStartRateLimit(rt: Runtime, clientKey: string): Promise<void> {
-  const { max, windowSeconds } = rt.config.startRateLimit;
-  if (max === 0) return;
-  const { count, resetInMs } = await rt.store.hit(`start:${clientKey}`, windowSeconds * 1000);
-  if (count > max) {
-    throw new AppError(
-      "rate_limited",
-      "You have started many looks in a short time. Please wait a few minutes.",
-      {
-        headers: { "Retry-After": String(Math.max(1, Math.ceil(resetInMs / 1000))) },
-      },
-    );
-  }
+/** Who asks: the rate limit's key (lib/request.ts) and the request's Idempotency-Key, if any. */
+export interface StartClient {
+  key: string;
+  idempotencyKey: string | null;
 }
 
-/** A job untouched for this long counts as abandoned, not in progress (its tab is gone). */
-const ACTIVE_WINDOW_MS = 15 * 60_000;
-
-const capReached = () =>
-  new AppError("too_many_active_jobs", "Many looks are being made right now. Please try again in a minute.", {
-    headers: { "Retry-After": "60" },
-  });
-
-/** The in-progress cap, or none: provider spend stays bounded. */
-function activeJobCap(rt: Runtime): ActiveJobCap | undefined {
-  const max = rt.config.maxActiveJobs;
-  return max === 0 ? undefined : { max, since: Date.now() - ACTIVE_WINDOW_MS };
+/** A started look: its job id, and whether an earlier request with the same key made it. */
+export interface StartedJob {
+  jobId: string;
+  replayed: boolean;
 }
 
-/** A cheap early refusal before any image is stored; the store's create enforces the cap atomically. */
-async function refuseWhenCapReached(rt: Runtime): Promise<void> {
-  const cap = activeJobCap(rt);
-  if (cap && (await rt.store.countActive(cap.since)) >= cap.max) throw capReached();
-}
-
-/**
- * Validates and normalises the photos, stores them, and creates the job in `pending`. Nothing is
- * written for a refused request; the caller starts the first step.
- */
-export async function startJob(rt: Runtime, form: StartForm, clientKey: string): Promise<StoredJob> {
+function refuseWithoutStore(rt: Runtime): void {
   if (rt.config.onVercelWithoutKv) {
     throw new AppError(
       "misconfigured",
       "This deployment has no job store: connect Upstash Redis (Vercel KV) so jobs survive between requests.",
     );
   }
-  const [person, garment] = await Promise.all([
-    normalizeUpload(form.person, "human_image"),
-    normalizeUpload(form.garment, "garment_image"),
-  ]);
-  await enforceStartRateLimit(rt, clientKey);
-  await refuseWhenCapReached(rt);
+}
 
-  const jobId = randomUUID();
+/** The create's definite refusals, as the answers a person reads. */
+function refusalOf(error: unknown): unknown {
+  if (error instanceof ActiveJobCapError) return capReached();
+  if (error instanceof DailyBudgetError) return budgetReached();
+  if (error instanceof ReservationLostError) {
+    return new AppError("store_unavailable", "Starting your look took too long. Please try again.", {
+      cause: error,
+      headers: { "Retry-After": "1" },
+    });
+  }
+  return error;
+}
+
+async function normalizePhotos(photos: StartPhotos): Promise<StartPhotos> {
+  const started = Date.now();
+  const [person, garment] = await Promise.all([
+    normalizeUpload(photos.person, "human_image"),
+    normalizeUpload(photos.garment, "garment_image"),
+  ]);
+  // The proof, in the log, that a refused start decodes nothing: this line comes after the limits.
+  logEvent("start.photos_decoded", { ms: Date.now() - started });
+  return { person, garment };
+}
+
+function newJob(jobId: string, occasion: string, inputs: StoredJob["inputs"]): StoredJob {
+  const now = Date.now();
+  return {
+    id: jobId,
+    version: 0,
+    status: PIPELINE[0]?.status ?? "pending",
+    stepIndex: 0,
+    current: freshStep(now),
+    occasion,
+    inputs,
+    artifacts: {},
+    error: null,
+    nextCheckAt: 0,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** Normalises and stores the photos, then creates the job under the start's guards. */
+async function createJob(
+  rt: Runtime,
+  jobId: string,
+  start: StartRequest,
+  reservation: Reservation,
+): Promise<void> {
+  const photos = await normalizePhotos(await start.photos());
   const suffix = randomBytes(6).toString("hex");
   const stored: BlobRef[] = [];
   const storeImage = async (name: string, bytes: Buffer) => {
@@ -74,32 +105,45 @@ export async function startJob(rt: Runtime, form: StartForm, clientKey: string):
   };
   try {
     const inputs = {
-      person: await storeImage("person", person),
-      garment: await storeImage("garment", garment),
+      person: await storeImage("person", photos.person),
+      garment: await storeImage("garment", photos.garment),
     };
-    const now = Date.now();
-    const job: StoredJob = {
-      id: jobId,
-      version: 0,
-      status: PIPELINE[0]?.status ?? "pending",
-      stepIndex: 0,
-      current: freshStep(now),
-      occasion: form.occasion,
-      inputs,
-      artifacts: {},
-      error: null,
-      nextCheckAt: 0,
-      createdAt: now,
-      updatedAt: now,
-    };
-    await rt.store.create(job, activeJobCap(rt)).catch((error: unknown) => {
-      throw error instanceof ActiveJobCapError ? capReached() : error;
-    });
-    logEvent("job.created", { jobId });
-    return job;
+    const guards: StartGuards = { reservation, budget: dailyBudget(rt), indexHoldMs: INDEX_HOLD_MS };
+    await createConfirmed(rt, newJob(jobId, start.occasion, inputs), activeJobCap(rt), guards, stored);
   } catch (error) {
-    // Undo the stored photos, so a refused start leaves nothing behind.
-    await Promise.all(stored.map((ref) => rt.blobs.delete(ref).catch(() => undefined)));
+    // A refused start leaves nothing behind, but the photos of a job that may exist stay.
+    if (!(error instanceof CreateOutcomeUnknownError)) {
+      await Promise.all(stored.map((ref) => rt.blobs.delete(ref).catch(() => undefined)));
+    }
+    throw refusalOf(error);
+  }
+}
+
+/**
+ * Starts a look: replays the job of a reused Idempotency-Key, else holds the request to the rate
+ * limit, the daily budget and the in-progress cap — all before any photo is decoded — then
+ * normalises and stores the photos and creates the job in `pending`. A refused start writes
+ * nothing (and frees its key for a retry); the caller starts the first step.
+ */
+export async function startJob(rt: Runtime, start: StartRequest, client: StartClient): Promise<StartedJob> {
+  refuseWithoutStore(rt);
+  const jobId = randomUUID();
+  const reserved = await reserveStart(rt, jobId, client.idempotencyKey, start.fingerprint);
+  if ("replayOf" in reserved) {
+    logEvent("start.replayed", { jobId: reserved.replayOf });
+    return { jobId: reserved.replayOf, replayed: true };
+  }
+  const { reservation } = reserved;
+  try {
+    await enforceStartRateLimit(rt, client.key);
+    await refuseWhenFull(rt);
+    await createJob(rt, jobId, start, reservation);
+  } catch (error) {
+    if (!(error instanceof CreateOutcomeUnknownError)) {
+      await rt.store.releaseStart(reservation.id, reservation.token).catch(() => undefined);
+    }
     throw error;
   }
+  logEvent("job.created", { jobId });
+  return { jobId, replayed: false };
 }

@@ -4,6 +4,8 @@ export function keysFor(prefix: string) {
     job: (jobId: string) => `${prefix}:job:${jobId}`,
     lease: (jobId: string) => `${prefix}:lease:${jobId}`,
     counter: (name: string) => `${prefix}:counter:${name}`,
+    /** Hash: a start's reservation (token, fingerprint; job and replayed once made). TTL: its window, then its replay time. */
+    startReservation: (id: string) => `${prefix}:start:${id}`,
     /** Sorted set: unfinished job ids scored by activeAt (types.ts). */
     active: () => `${prefix}:active`,
   };

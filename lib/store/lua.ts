@@ -2,7 +2,15 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { parseStoredJob, type StoredJob } from "@/lib/jobs/job";
 import { keysFor } from "@/lib/store/keys";
-import { ActiveJobCapError, activeAt, type JobStore } from "@/lib/store/types";
+import { guardArgs, guardKeys, scriptedStartMethods, startScripts } from "@/lib/store/start-scripts";
+import {
+  ActiveJobCapError,
+  activeAt,
+  DailyBudgetError,
+  heldActiveAt,
+  type JobStore,
+  ReservationLostError,
+} from "@/lib/store/types";
 
 /** A Lua script and its SHA-1, so drivers can try EVALSHA before sending the source. */
 export interface LuaScript {
@@ -30,13 +38,27 @@ end`;
  */
 export const SCRIPTS = {
   /**
-   * KEYS: job, active. ARGV: json, ttlSeconds, activeAt ('' = finished), id, capMax ('' = none),
-   * capSince. → 1 created, 0 exists, -1 the in-progress cap is reached.
+   * KEYS: job, active, start reservation, budget counter. ARGV: json, ttlSeconds, activeAt ('' =
+   * finished), id, capMax ('' = none), capSince, reservation token ('' = none), reservation keepMs
+   * (0 = drop it), budgetMax ('' = none), budget windowMs. → 1 created, 0 exists, -1 the in-progress
+   * cap is reached, -2 the budget is spent, -3 the reservation is not (or no longer) ours.
    */
   create: lua(`
+if ARGV[7] ~= '' and (redis.call('HGET', KEYS[3], 'token') ~= ARGV[7] or redis.call('HGET', KEYS[3], 'job')) then return -3 end
+if ARGV[9] ~= '' and tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[9]) then return -2 end
 if ARGV[5] ~= '' and redis.call('ZCOUNT', KEYS[2], ARGV[6], '+inf') >= tonumber(ARGV[5]) then return -1 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
 ${INDEX_JOB}
+if ARGV[9] ~= '' then
+  redis.call('INCR', KEYS[4])
+  if redis.call('PTTL', KEYS[4]) < 0 then redis.call('PEXPIRE', KEYS[4], ARGV[10]) end
+end
+if ARGV[7] ~= '' then
+  if ARGV[8] == '0' then redis.call('DEL', KEYS[3]) else
+    redis.call('HSET', KEYS[3], 'job', ARGV[4])
+    redis.call('PEXPIRE', KEYS[3], ARGV[8])
+  end
+end
 return 1`),
   /** KEYS: job, active. ARGV: json, ttlSeconds, activeAt ('' = finished), id, expectedVersion. → 1 written, 0 lost. */
   compareAndSet: lua(`
@@ -67,6 +89,7 @@ return nil`),
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`),
   /** KEYS: counter. ARGV: windowMs. → {count, pttl}. A counter that lost its expiry gets one back. */
+  ...startScripts(lua),
   hit: lua(`
 local count = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
@@ -88,7 +111,7 @@ export interface ScriptRunner {
 }
 
 const flagReply = z.union([z.literal(0), z.literal(1)]);
-const createReply = z.union([z.literal(-1), z.literal(0), z.literal(1)]);
+const createReply = z.union([z.literal(-3), z.literal(-2), z.literal(-1), z.literal(0), z.literal(1)]);
 const jobReply = z.string().nullable();
 const hitReply = z.tuple([z.number().int(), z.number().int()]);
 const idsReply = z.array(z.string());
@@ -105,15 +128,18 @@ export function createScriptedJobStore(
   const indexArgs = (job: StoredJob) => [ttl, String(activeAt(job) ?? ""), job.id];
 
   return {
-    async create(job, cap) {
+    async create(job, cap, guards) {
       const capArgs = cap ? [String(cap.max), String(cap.since)] : ["", ""];
+      const indexAt = String(heldActiveAt(job, guards?.indexHoldMs) ?? "");
       const created = createReply.parse(
-        await runner.run(SCRIPTS.create, jobKeys(job.id), [
-          JSON.stringify(job),
-          ...indexArgs(job),
-          ...capArgs,
-        ]),
+        await runner.run(
+          SCRIPTS.create,
+          [...jobKeys(job.id), ...guardKeys(keys, guards)],
+          [JSON.stringify(job), ttl, indexAt, job.id, ...capArgs, ...guardArgs(guards)],
+        ),
       );
+      if (created === -3) throw new ReservationLostError();
+      if (created === -2) throw new DailyBudgetError();
       if (created === -1) throw new ActiveJobCapError();
       if (created === 0) throw new Error(`Job ${job.id} already exists`);
     },
@@ -154,6 +180,8 @@ export function createScriptedJobStore(
       const [count, resetInMs] = hitReply.parse(reply);
       return { count, resetInMs };
     },
+
+    ...scriptedStartMethods(runner, keys, SCRIPTS),
 
     close: () => runner.close(),
   };

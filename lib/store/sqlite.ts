@@ -2,7 +2,20 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { parseStoredJob, type StoredJob } from "@/lib/jobs/job";
-import { ActiveJobCapError, activeAt, type JobStore, StoreUnavailableError } from "@/lib/store/types";
+import {
+  applyStartGuards,
+  checkStartGuards,
+  prepareStarts,
+  STARTS_SCHEMA,
+  sqliteStartMethods,
+} from "@/lib/store/sqlite-starts";
+import {
+  ActiveJobCapError,
+  activeAt,
+  heldActiveAt,
+  type JobStore,
+  StoreUnavailableError,
+} from "@/lib/store/types";
 
 /** Options of the embedded store. */
 export interface SqliteStoreOptions {
@@ -73,6 +86,7 @@ function prepare(db: Database.Database) {
     releaseLease: db.prepare<[string, string]>(SQL.releaseLease),
     hit: db.prepare<[string, number, number, number], { count: number; expires_at: number }>(SQL.hit),
     sweep: SQL.sweep.map((sql) => db.prepare<[number]>(sql)),
+    starts: prepareStarts(db),
   };
 }
 
@@ -95,6 +109,7 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
       db.pragma("journal_mode = WAL");
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.exec(SCHEMA);
+      db.exec(STARTS_SCHEMA);
       // Databases made before the active-jobs index lack its column.
       const columns = db.prepare<[], { name: string }>("PRAGMA table_info(jobs)").all();
       if (!columns.some((column) => column.name === "active_at"))
@@ -120,6 +135,7 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
     if (now - lastSweep < SWEEP_EVERY_MS) return;
     lastSweep = now;
     for (const statement of sql.sweep) statement.run(now);
+    sql.starts.sweep.run(now);
   }
 
   function readJob(sql: Statements, jobId: string, now: number): StoredJob | null {
@@ -128,17 +144,20 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
   }
 
   return {
-    create: (job, cap) =>
+    create: (job, cap, guards) =>
       use((sql, now) => {
         sweepIfDue(sql, now);
-        // IMMEDIATE: the cap's count and the insert happen under one write lock, across processes.
+        // IMMEDIATE: the guards' checks and the insert happen under one write lock, across processes.
         sql.db
           .transaction(() => {
+            checkStartGuards(sql.starts, guards, now);
             if (cap && (sql.countActive.get(cap.since, now)?.count ?? 0) >= cap.max)
               throw new ActiveJobCapError();
             const data = JSON.stringify(job);
-            const result = sql.create.run(job.id, job.version, data, now + jobTtlMs, activeAt(job), now);
+            const indexAt = heldActiveAt(job, guards?.indexHoldMs);
+            const result = sql.create.run(job.id, job.version, data, now + jobTtlMs, indexAt, now);
             if (result.changes === 0) throw new Error(`Job ${job.id} already exists`);
+            applyStartGuards(sql.starts, job, guards, now);
           })
           .immediate();
       }),
@@ -189,6 +208,8 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
         if (!row) throw new Error("The counter upsert returned no row");
         return { count: row.count, resetInMs: Math.max(0, row.expires_at - now) };
       }),
+
+    ...sqliteStartMethods((work) => use((sql, now) => work(sql.starts, now))),
 
     close: async () => {
       open?.db.close();

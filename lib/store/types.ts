@@ -9,8 +9,9 @@ export interface JobStore {
    * Stores a new job (version 0). Throws if the id exists, and throws ActiveJobCapError — writing
    * nothing — when `cap` is given and `cap.max` unfinished jobs were active since `cap.since`: the
    * count and the write are one atomic step, so a burst of starts cannot overshoot the cap.
+   * `guards` are a start's further conditions, checked and applied in the same step (StartGuards).
    */
-  create(job: StoredJob, cap?: ActiveJobCap): Promise<void>;
+  create(job: StoredJob, cap?: ActiveJobCap, guards?: StartGuards): Promise<void>;
   /** One round trip. Null for an unknown or expired job. */
   get(jobId: string): Promise<StoredJob | null>;
   /**
@@ -37,6 +38,24 @@ export interface JobStore {
    * Used for rate limits.
    */
   hit(counter: string, windowMs: number): Promise<{ count: number; resetInMs: number }>;
+  /** The count of a `hit` or budget counter in its window; 0 when it is absent or expired. */
+  readCounter(counter: string): Promise<number>;
+  /**
+   * Reserves a start (`id` names its Idempotency-Key, or its job when it has none) for `windowMs`:
+   * the create must hold this reservation, so a create delivered after the window does nothing.
+   * When the id is reserved already, says whether its request differs (`fingerprint`), is still
+   * running, or made a job (which it then marks as handed out again: a replay).
+   */
+  reserveStart(id: string, token: string, fingerprint: string, windowMs: number): Promise<StartReservation>;
+  /** Drops a pending reservation that `token` holds (a refused start), so a retry may run at once. */
+  releaseStart(id: string, token: string): Promise<void>;
+  /**
+   * Resolves a create whose answer was lost (StartGuards.reservation must be given). A job that
+   * exists is "created" (`confirm`), or deleted (`retract`: "retracted") unless it was handed out
+   * by a replay or has moved on ("kept"). No job: the reservation is dropped, so the lost create
+   * can never land: "voided". Every outcome is final.
+   */
+  settleStart(jobId: string, guards: StartGuards, mode: "confirm" | "retract"): Promise<SettleOutcome>;
   close(): Promise<void>;
 }
 
@@ -54,11 +73,55 @@ export interface ActiveJobCap {
   since: number;
 }
 
+/** What `reserveStart` found. */
+export type StartReservation =
+  | { state: "reserved" }
+  | { state: "busy" }
+  | { state: "mismatch" }
+  | { state: "done"; jobId: string };
+
+export type SettleOutcome = "created" | "voided" | "retracted" | "kept";
+
+/** A start's conditions on its `create`, all optional, checked and applied in the same atomic step. */
+export interface StartGuards {
+  /**
+   * The reservation the create must still hold (pending, under `token`), else ReservationLostError.
+   * The create completes it: kept `keepMs` for replays (24 h for an Idempotency-Key), or dropped (0).
+   */
+  reservation?: { id: string; token: string; keepMs: number };
+  /** A budget counter the create counts itself on; at `max` it throws DailyBudgetError instead. */
+  budget?: { counter: string; max: number; windowMs: number };
+  /** The sweep leaves the new job alone this long: a start that lost its answer may retract it. */
+  indexHoldMs?: number;
+}
+
+/** Where a new job enters the active-jobs index: no earlier than `holdMs` after its creation. */
+export function heldActiveAt(job: StoredJob, holdMs = 0): number | null {
+  const at = activeAt(job);
+  return at === null ? null : Math.max(at, job.updatedAt + holdMs);
+}
+
 /** Thrown by `create` when the in-progress cap is reached. */
 export class ActiveJobCapError extends Error {
   constructor() {
     super("The cap on jobs in progress is reached");
     this.name = "ActiveJobCapError";
+  }
+}
+
+/** Thrown by `create` when its budget counter is at its maximum. */
+export class DailyBudgetError extends Error {
+  constructor() {
+    super("The daily look budget is spent");
+    this.name = "DailyBudgetError";
+  }
+}
+
+/** Thrown by `create` when its start reservation expired or was voided: nothing was written. */
+export class ReservationLostError extends Error {
+  constructor() {
+    super("The start reservation is no longer held");
+    this.name = "ReservationLostError";
   }
 }
 

@@ -61,7 +61,9 @@ function tokenOptionsFor(pathname: string) {
 /** The token route behind `upload()`: answers `{ type, clientToken }` for an allowed upload. */
 export async function issueUploadToken(rt: Runtime, request: Request, clientKey: string) {
   if (rt.config.blobs.kind !== "vercel-blob") throw directUploadsDisabled();
-  const parsed = tokenRequestSchema.safeParse(await readJsonBody(request, 16 * 1024));
+  const parsed = tokenRequestSchema.safeParse(
+    await readJsonBody(request, 16 * 1024, rt.config.uploadDeadlines),
+  );
   if (!parsed.success) {
     throw new AppError("invalid_request", "This is not an upload token request.", { cause: parsed.error });
   }

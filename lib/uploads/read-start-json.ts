@@ -2,7 +2,8 @@ import { z } from "zod";
 import type { BlobRef, StoredBlob } from "@/lib/blobs/types";
 import { BlobTooLargeError } from "@/lib/blobs/vercel-blob";
 import { AppError } from "@/lib/errors";
-import { parseOccasion, type StartForm } from "@/lib/jobs/read-start-form";
+import { parseOccasion } from "@/lib/jobs/read-start-form";
+import { fingerprintOf, type StartRequest } from "@/lib/jobs/start-request";
 import type { Runtime } from "@/lib/runtime";
 import { readJsonBody } from "@/lib/uploads/read-json-body";
 import { directUploadsEnabled, isUploadPathname, MAX_UPLOAD_BYTES } from "@/lib/uploads/upload-rules";
@@ -20,9 +21,9 @@ const URL_FIELDS = {
 } as const;
 type UrlField = keyof typeof URL_FIELDS;
 
-/** The form startJob takes, and the uploads it was read from (redundant once the job has its copies). */
+/** The request startJob takes, and the uploads it names (redundant once the job has its copies). */
 export interface StartFromUploads {
-  form: StartForm;
+  start: StartRequest;
   uploads: BlobRef[];
 }
 
@@ -79,8 +80,9 @@ async function download(rt: Runtime, field: UrlField, ref: BlobRef): Promise<Buf
 
 /**
  * Reads a JSON start request `{ human_image_url, garment_image_url, occasion }`: the same codes as the
- * multipart form for missing fields, each URL checked to be an upload in our store, both downloaded
- * (at most 10 MB each) so startJob validates and normalises them like uploaded files.
+ * multipart form for missing fields, each URL checked to be an upload in our store. The photos are
+ * downloaded (at most 10 MB each) only when startJob asks for them, once the start is allowed, and
+ * then validated and normalised like uploaded files.
  */
 export async function readStartJson(rt: Runtime, request: Request): Promise<StartFromUploads> {
   if (!directUploadsEnabled(rt)) {
@@ -89,7 +91,7 @@ export async function readStartJson(rt: Runtime, request: Request): Promise<Star
       "Send the photos and the occasion as a multipart/form-data form.",
     );
   }
-  const parsed = startJsonSchema.safeParse(await readJsonBody(request, 16 * 1024));
+  const parsed = startJsonSchema.safeParse(await readJsonBody(request, 16 * 1024, rt.config.uploadDeadlines));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new AppError("invalid_field", `${issue?.path.join(".") || "The request"}: ${issue?.message}`, {
@@ -106,9 +108,13 @@ export async function readStartJson(rt: Runtime, request: Request): Promise<Star
     uploadRefOf("human_image_url", body.human_image_url),
     uploadRefOf("garment_image_url", body.garment_image_url),
   ] as const;
-  const [person, garment] = await Promise.all([
-    download(rt, "human_image_url", uploads[0]),
-    download(rt, "garment_image_url", uploads[1]),
-  ]);
-  return { form: { person, garment, occasion }, uploads: [...uploads] };
+  const photos = async () => {
+    const [person, garment] = await Promise.all([
+      download(rt, "human_image_url", uploads[0]),
+      download(rt, "garment_image_url", uploads[1]),
+    ]);
+    return { person, garment };
+  };
+  const fingerprint = fingerprintOf("json", [uploads[0].url, uploads[1].url, occasion]);
+  return { start: { occasion, fingerprint, photos }, uploads: [...uploads] };
 }

@@ -1,28 +1,29 @@
 import { after } from "next/server";
-import type { StoredJob } from "@/lib/jobs/job";
-import { startJob } from "@/lib/jobs/start-job";
+import { type StartClient, type StartedJob, startJob } from "@/lib/jobs/start-job";
 import { logEvent } from "@/lib/log";
 import type { Runtime } from "@/lib/runtime";
 import { readStartJson } from "@/lib/uploads/read-start-json";
 
 /**
  * Starts a job from photos the browser uploaded straight to Blob. Once the job holds its own
- * normalised copies the originals are redundant, so they are deleted after the answer is sent.
+ * normalised copies the originals are redundant, so they are deleted after the answer is sent
+ * (a replay leaves them: its first request did that already).
  */
 export async function startJobFromUploads(
   rt: Runtime,
   request: Request,
-  clientKey: string,
-): Promise<StoredJob> {
-  const { form, uploads } = await readStartJson(rt, request);
-  const job = await startJob(rt, form, clientKey);
+  client: StartClient,
+): Promise<StartedJob> {
+  const { start, uploads } = await readStartJson(rt, request);
+  const started = await startJob(rt, start, client);
+  if (started.replayed) return started;
   after(async () => {
     const results = await Promise.allSettled(uploads.map((ref) => rt.blobs.delete(ref)));
     for (const result of results) {
       if (result.status === "rejected") {
-        logEvent("uploads.delete_failed", { jobId: job.id, error: String(result.reason) });
+        logEvent("uploads.delete_failed", { jobId: started.jobId, error: String(result.reason) });
       }
     }
   });
-  return job;
+  return started;
 }

@@ -20,7 +20,7 @@ const TASK_MS = 1_500;
 
 let person: Buffer;
 let garment: Buffer;
-/** Rate limit 3 per minute, no cap. */
+/** Rate limit 3 per minute, no cap, behind one trusted proxy (the client is the right-most hop). */
 let limited: AppServer;
 /** At most 2 jobs in progress, no rate limit. */
 let capped: AppServer;
@@ -37,7 +37,12 @@ beforeAll(async () => {
   [person, garment, limited, capped, quiet, busy] = await Promise.all([
     personPhoto(),
     garmentPhoto(),
-    startApp({ START_RATE_LIMIT: "3", START_RATE_WINDOW_SECONDS: "60", MAX_ACTIVE_JOBS: "0" }),
+    startApp({
+      START_RATE_LIMIT: "3",
+      START_RATE_WINDOW_SECONDS: "60",
+      MAX_ACTIVE_JOBS: "0",
+      TRUSTED_PROXY_HOPS: "1",
+    }),
     startApp({ MAX_ACTIVE_JOBS: "2", START_RATE_LIMIT: "0" }),
     withVendors(),
     withVendors(),
@@ -71,13 +76,13 @@ describe("per-client rate limit on start", () => {
     const refusedMs = Date.now() - refusedAt;
     const retryAfter = await expectRetryAfter(refused, 60);
     await expectApiError(refused, 429, "rate_limited");
-    // The first hop is the client: what a proxy appends behind it does not make a new client.
-    await expectApiError(await start(limited, `${client}, 10.0.0.1`), 429, "rate_limited");
+    // The trusted proxy appends the client last: what the client wrote before it does not make a new client.
+    await expectApiError(await start(limited, `10.0.0.1, ${client}`), 429, "rate_limited");
     expect(listFiles(path.join(limited.dataDir, "blobs"))).toEqual(blobs);
-    // Other clients, and requests without a forwarded address, have their own allowance.
+    // Other clients, and requests without a forwarded address (one shared bucket), have their own allowance.
     expect((await start(limited, "198.51.100.9")).status).toBe(202);
     expect((await start(limited)).status).toBe(202);
-    // (Refused after both photos are decoded: refusedMs is what one refused request costs the server.)
+    // (Refused before any photo is decoded: refusedMs is what one refused request costs the server.)
     report("abuse: rate limit", { allowed: 3, retryAfterSeconds: retryAfter, refusedMs });
   });
 

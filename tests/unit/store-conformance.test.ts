@@ -7,10 +7,17 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "@upstash/redis";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { StoredJob } from "@/lib/jobs/job";
 import { keysFor } from "@/lib/store/keys";
 import { createRedisStore } from "@/lib/store/redis";
 import { createSqliteStore } from "@/lib/store/sqlite";
-import { ActiveJobCapError, type JobStore, StoreUnavailableError } from "@/lib/store/types";
+import {
+  ActiveJobCapError,
+  DailyBudgetError,
+  type JobStore,
+  ReservationLostError,
+  StoreUnavailableError,
+} from "@/lib/store/types";
 import { createUpstashStore } from "@/lib/store/upstash";
 import { makeStoredJob } from "@/tests/support/job-factory";
 import { type PrivateRedis, startPrivateRedis } from "@/tests/support/private-redis";
@@ -222,6 +229,155 @@ function describeJobStoreConformance(name: string, makeBackend: () => Backend, {
       expect(third.resetInMs).toBeLessThanOrEqual(300);
       await sleep(400);
       expect(await store.hit("ip-1", 300)).toMatchObject({ count: 1 });
+    });
+
+    describe("start reservations (idempotent starts)", () => {
+      const reservationOf = (id: string, token: string, keepMs = 60_000) => ({ id, token, keepMs });
+
+      it("reserves once, then tells a running request, another body and a finished one apart", async () => {
+        const store = open();
+        const id = `key-${randomUUID()}`;
+        expect(await store.reserveStart(id, "t1", "fp", 60_000)).toEqual({ state: "reserved" });
+        expect(await store.reserveStart(id, "t2", "fp", 60_000)).toEqual({ state: "busy" });
+        expect(await store.reserveStart(id, "t2", "other", 60_000)).toEqual({ state: "mismatch" });
+        const job = makeStoredJob();
+        await store.create(job, undefined, { reservation: reservationOf(id, "t1") });
+        expect(await store.reserveStart(id, "t3", "fp", 60_000)).toEqual({ state: "done", jobId: job.id });
+        expect(await store.reserveStart(id, "t3", "other", 60_000)).toEqual({ state: "mismatch" });
+      });
+
+      it("releases only a pending reservation, and only for its token", async () => {
+        const store = open();
+        const id = `key-${randomUUID()}`;
+        await store.reserveStart(id, "t1", "fp", 60_000);
+        await store.releaseStart(id, "not-mine");
+        expect(await store.reserveStart(id, "t2", "fp", 60_000)).toEqual({ state: "busy" });
+        await store.releaseStart(id, "t1");
+        expect(await store.reserveStart(id, "t2", "fp", 60_000)).toEqual({ state: "reserved" });
+        const job = makeStoredJob();
+        await store.create(job, undefined, { reservation: reservationOf(id, "t2") });
+        await store.releaseStart(id, "t2");
+        expect(await store.reserveStart(id, "t4", "fp", 60_000)).toMatchObject({ state: "done" });
+      });
+
+      it("drops a reservation with keepMs 0 when its create succeeds", async () => {
+        const store = open();
+        const id = `job-${randomUUID()}`;
+        await store.reserveStart(id, "t1", "fp", 60_000);
+        await store.create(makeStoredJob(), undefined, { reservation: reservationOf(id, "t1", 0) });
+        expect(await store.reserveStart(id, "t2", "fp", 60_000)).toEqual({ state: "reserved" });
+      });
+
+      it("refuses a create whose reservation expired or is not its own, writing nothing", async () => {
+        const store = open();
+        const id = `key-${randomUUID()}`;
+        const job = makeStoredJob();
+        await store.reserveStart(id, "t1", "fp", 150);
+        await expect(
+          store.create(job, undefined, { reservation: reservationOf(id, "someone-else") }),
+        ).rejects.toBeInstanceOf(ReservationLostError);
+        await sleep(250);
+        await expect(
+          store.create(job, undefined, { reservation: reservationOf(id, "t1") }),
+        ).rejects.toBeInstanceOf(ReservationLostError);
+        expect(await store.get(job.id)).toBeNull();
+        expect(await store.countActive(0)).toBe(0);
+      });
+
+      it("settles a lost create: 'created' when it landed, 'voided' (and never landing later) when not", async () => {
+        const store = open();
+        const landed = makeStoredJob();
+        const landedGuards = { reservation: reservationOf(`key-${randomUUID()}`, "t1") };
+        await store.reserveStart(landedGuards.reservation.id, "t1", "fp", 60_000);
+        await store.create(landed, undefined, landedGuards);
+        expect(await store.settleStart(landed.id, landedGuards, "confirm")).toBe("created");
+        expect(await store.get(landed.id)).toStrictEqual(landed);
+
+        const lost = makeStoredJob();
+        const lostGuards = { reservation: reservationOf(`key-${randomUUID()}`, "t1") };
+        await store.reserveStart(lostGuards.reservation.id, "t1", "fp", 60_000);
+        expect(await store.settleStart(lost.id, lostGuards, "confirm")).toBe("voided");
+        // The create arriving after the settle (a script delivered late) writes nothing.
+        await expect(store.create(lost, undefined, lostGuards)).rejects.toBeInstanceOf(ReservationLostError);
+        expect(await store.get(lost.id)).toBeNull();
+        // The key is free again for the client's retry.
+        expect(await store.reserveStart(lostGuards.reservation.id, "t2", "fp", 60_000)).toEqual({
+          state: "reserved",
+        });
+      });
+
+      it("retracts a job its start denied, unless a replay handed it out or it moved on", async () => {
+        const store = open();
+        const budget = { counter: `looks-${randomUUID()}`, max: 10, windowMs: 60_000 };
+        const startWith = async (job: StoredJob) => {
+          const guards = { reservation: reservationOf(`key-${randomUUID()}`, "t1"), budget };
+          await store.reserveStart(guards.reservation.id, "t1", "fp", 60_000);
+          await store.create(job, undefined, { ...guards, indexHoldMs: 0 });
+          return guards;
+        };
+        const denied = makeStoredJob({ nextCheckAt: Date.now() - 1_000 });
+        const deniedGuards = await startWith(denied);
+        expect(await store.readCounter(budget.counter)).toBe(1);
+        expect(await store.settleStart(denied.id, deniedGuards, "retract")).toBe("retracted");
+        expect(await store.get(denied.id)).toBeNull();
+        expect(await store.listDue(Date.now() + 60_000, 10)).not.toContain(denied.id);
+        expect(await store.readCounter(budget.counter)).toBe(0);
+        expect(await store.reserveStart(deniedGuards.reservation.id, "t2", "fp", 60_000)).toEqual({
+          state: "reserved",
+        });
+
+        const replayed = makeStoredJob();
+        const replayedGuards = await startWith(replayed);
+        await store.reserveStart(replayedGuards.reservation.id, "t9", "fp", 60_000);
+        expect(await store.settleStart(replayed.id, replayedGuards, "retract")).toBe("kept");
+        expect(await store.get(replayed.id)).not.toBeNull();
+
+        const advanced = makeStoredJob();
+        const advancedGuards = await startWith(advanced);
+        await store.compareAndSet({ ...advanced, status: "processing-style" }, 0);
+        expect(await store.settleStart(advanced.id, advancedGuards, "retract")).toBe("kept");
+        expect(await store.get(advanced.id)).not.toBeNull();
+      });
+
+      it("counts a budget in create, refusing past its max with DailyBudgetError, even in a burst", async () => {
+        const store = open();
+        const budget = { counter: `looks-${randomUUID()}`, max: 3, windowMs: 60_000 };
+        expect(await store.readCounter(budget.counter)).toBe(0);
+        const results = await Promise.allSettled(
+          Array.from({ length: 10 }, () => store.create(makeStoredJob(), undefined, { budget })),
+        );
+        expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(3);
+        for (const result of results) {
+          if (result.status === "rejected") expect(result.reason).toBeInstanceOf(DailyBudgetError);
+        }
+        expect(await store.readCounter(budget.counter)).toBe(3);
+        expect(await store.countActive(0)).toBe(3);
+      });
+
+      it("keeps a held job out of the sweep's due list, but counts it as active", async () => {
+        const store = open();
+        const job = makeStoredJob({ nextCheckAt: 0 });
+        await store.create(job, undefined, { indexHoldMs: 60_000 });
+        expect(await store.listDue(Date.now(), 10)).toEqual([]);
+        expect(await store.listDue(Date.now() + 61_000, 10)).toEqual([job.id]);
+        expect(await store.countActive(Date.now() - 1_000)).toBe(1);
+      });
+    });
+
+    itWithRawKeys("gives a start reservation a TTL: its window while pending, keepMs once done", async () => {
+      if (!backend.pttl || !backend.keyPrefix) throw new Error(`${name} backend lacks raw-key access`);
+      const store = open({ ttlSeconds: HOUR_S });
+      const keys = keysFor(backend.keyPrefix);
+      const id = `key-${randomUUID()}`;
+      await store.reserveStart(id, "t1", "fp", 30_000);
+      const pending = await backend.pttl(keys.startReservation(id));
+      expect(pending).toBeGreaterThan(25_000);
+      expect(pending).toBeLessThanOrEqual(30_000);
+      await store.create(makeStoredJob(), undefined, { reservation: { id, token: "t1", keepMs: 600_000 } });
+      expect(await backend.pttl(keys.startReservation(id))).toBeGreaterThan(590_000);
+      const budget = { counter: "looks-day", max: 5, windowMs: 40_000 };
+      await store.create(makeStoredJob(), undefined, { budget });
+      expect(await backend.pttl(keys.counter(budget.counter))).toBeGreaterThan(35_000);
     });
   });
 }

@@ -11,7 +11,8 @@ export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");
 /** The token route of `upload()` from @vercel/blob/client: one short-lived token per allowed photo. */
 export async function POST(request: Request) {
   try {
-    const answer = await issueUploadToken(getRuntime(), request, clientKeyOf(request));
+    const rt = getRuntime();
+    const answer = await issueUploadToken(rt, request, clientKeyOf(request, rt.config.clientAddress));
     return NextResponse.json(answer, { headers: { "Cache-Control": "no-store" } });
   } catch (error) {
     return errorResponse(error);

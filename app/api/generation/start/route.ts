@@ -3,6 +3,7 @@ import { errorResponse } from "@/lib/errors";
 import { otherMethods } from "@/lib/http";
 import { advance } from "@/lib/jobs/advance";
 import { readStartForm } from "@/lib/jobs/read-start-form";
+import { idempotencyKeyOf } from "@/lib/jobs/start-idempotency";
 import { startJob } from "@/lib/jobs/start-job";
 import { logEvent } from "@/lib/log";
 import { clientKeyOf } from "@/lib/request";
@@ -17,21 +18,32 @@ export const maxDuration = 60;
 export async function POST(request: Request) {
   try {
     const rt = getRuntime();
+    const client = {
+      key: clientKeyOf(request, rt.config.clientAddress),
+      idempotencyKey: idempotencyKeyOf(request),
+    };
     // JSON carries the URLs of direct uploads to Blob; multipart carries the photos themselves.
-    const job = isJsonRequest(request)
-      ? await startJobFromUploads(rt, request, clientKeyOf(request))
-      : await startJob(rt, await readStartForm(request), clientKeyOf(request));
+    const { jobId, replayed } = isJsonRequest(request)
+      ? await startJobFromUploads(rt, request, client)
+      : await startJob(rt, await readStartForm(request, rt.config.uploadDeadlines), client);
     // The first step starts after the answer; if this dies, the first poll picks the work up.
-    after(() =>
-      advance(job.id, rt).catch((error: unknown) =>
-        logEvent("advance.failed", { jobId: job.id, error: String(error) }),
-      ),
-    );
+    if (!replayed) {
+      after(() =>
+        advance(jobId, rt).catch((error: unknown) =>
+          logEvent("advance.failed", { jobId, error: String(error) }),
+        ),
+      );
+    }
     return NextResponse.json(
-      { jobId: job.id },
+      { jobId },
       {
         status: 202,
-        headers: { Location: `/api/generation/status?jobId=${job.id}`, "Cache-Control": "no-store" },
+        headers: {
+          Location: `/api/generation/status?jobId=${jobId}`,
+          "Cache-Control": "no-store",
+          // Stripe's header: this answer repeats the one the key's first request got.
+          ...(replayed ? { "Idempotent-Replayed": "true" } : {}),
+        },
       },
     );
   } catch (error) {
