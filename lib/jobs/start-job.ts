@@ -89,6 +89,8 @@ export async function startJob(rt: Runtime, form: StartForm, clientKey: string):
       artifacts: {},
       error: null,
       nextCheckAt: 0,
+      creates: 0,
+      watchedAt: now,
       createdAt: now,
       updatedAt: now,
     };

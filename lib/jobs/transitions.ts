@@ -7,7 +7,18 @@ import type { Step } from "@/lib/jobs/pipeline";
  */
 
 export function freshStep(now: number): CurrentStep {
-  return { attempt: 1, startedAt: now, submittingAt: null, taskId: null, failures: 0, lastError: null };
+  return {
+    attempt: 1,
+    startedAt: now,
+    submittingAt: null,
+    taskId: null,
+    failures: 0,
+    lastError: null,
+    creates: 0,
+    unknownOutcomes: 0,
+    missingChecks: 0,
+    pausedAt: null,
+  };
 }
 
 function withCurrent(job: StoredJob, patch: Partial<CurrentStep>, nextCheckAt: number): StoredJob {

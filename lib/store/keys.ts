@@ -6,6 +6,8 @@ export function keysFor(prefix: string) {
     counter: (name: string) => `${prefix}:counter:${name}`,
     /** Sorted set: unfinished job ids scored by activeAt (types.ts). */
     active: () => `${prefix}:active`,
+    /** Sorted set: the same ids scored by when their record expires, so no entry outlives its job. */
+    activeExpiry: () => `${prefix}:active-expiry`,
   };
 }
 

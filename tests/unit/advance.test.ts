@@ -38,6 +38,8 @@ async function createJob(): Promise<StoredJob> {
     artifacts: {},
     error: null,
     nextCheckAt: 0,
+    creates: 0,
+    watchedAt: null,
     createdAt: clock,
     updatedAt: clock,
   };
