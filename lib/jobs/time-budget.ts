@@ -15,11 +15,18 @@ export const DEFAULT_CALL_TIMEOUT_MS = 20_000;
 export const COMMIT_ALLOWANCE_MS = 5_000;
 
 /**
- * The lease a create needs: the intent's commit before it, the call itself, and the commit that
- * records its task after it. The default LEASE_MS is exactly this (55 s with the default timeouts).
+ * The renewal's own round trip: the lease is measured from before it, so a freshly renewed lease
+ * has this much less left than its term.
+ */
+export const RENEWAL_ALLOWANCE_MS = 1_000;
+
+/**
+ * The lease a create needs: its renewal, the intent's commit before the call, the call itself, and
+ * the commit that records its task after it. The default LEASE_MS is exactly this (56 s with the
+ * default timeouts).
  */
 export function leaseNeededFor(createTimeoutMs: number): number {
-  return createTimeoutMs + 2 * COMMIT_ALLOWANCE_MS;
+  return RENEWAL_ALLOWANCE_MS + COMMIT_ALLOWANCE_MS + createTimeoutMs + COMMIT_ALLOWANCE_MS;
 }
 
 /**

@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AdvanceDeps, advance } from "@/lib/jobs/advance";
-import { COMMIT_ALLOWANCE_MS, DEFAULT_CREATE_TIMEOUT_MS, leaseNeededFor } from "@/lib/jobs/time-budget";
+import {
+  COMMIT_ALLOWANCE_MS,
+  DEFAULT_CREATE_TIMEOUT_MS,
+  leaseNeededFor,
+  RENEWAL_ALLOWANCE_MS,
+} from "@/lib/jobs/time-budget";
 import { type JobStore, StoreUnavailableError } from "@/lib/store/types";
 import { AdvanceHarness, JOB_ID } from "@/tests/support/advance-harness";
 import type { ScriptedProviders } from "@/tests/support/scripted-provider";
@@ -74,11 +79,22 @@ describe("leases are fenced", () => {
     expect(job.artifacts.advice).toBeDefined();
     expect(providers.style.calls).toBe(0);
     expect(job.current).toMatchObject({ submittingAt: null, creates: 0 });
-    expect(leaseNeededFor(DEFAULT_CREATE_TIMEOUT_MS)).toBe(
-      DEFAULT_CREATE_TIMEOUT_MS + 2 * COMMIT_ALLOWANCE_MS,
-    );
     await h.advanceWhenDue();
     expect(providers.style.calls).toBe(1);
+  });
+
+  it("counts the renewal's own round trip: a slow one leaves too little for a create", async () => {
+    await h.createJob();
+    let renewalMs = RENEWAL_ALLOWANCE_MS + 1;
+    intercept(h.store, "renewLease", (real) => async (...args) => {
+      const renewed = await real(...args);
+      h.time += renewalMs;
+      return renewed;
+    });
+    expect((await advance(JOB_ID, h.deps))?.current?.taskId).toBeNull();
+    expect(providers.advice.calls).toBe(0);
+    renewalMs = 300;
+    expect((await advance(JOB_ID, h.deps))?.current?.taskId).toBe("advice-task-1");
   });
 
   it("starts no vendor call that could not end before the invocation does (stopBy)", async () => {

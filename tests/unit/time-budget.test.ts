@@ -7,6 +7,7 @@ import {
   DEFAULT_CREATE_TIMEOUT_MS,
   MAX_LEASE_MS,
   POLL_ROUTE_MAX_DURATION_S,
+  RENEWAL_ALLOWANCE_MS,
   SHORT_ROUTE_MAX_DURATION_S,
 } from "@/lib/jobs/time-budget";
 
@@ -41,21 +42,24 @@ describe("time budgets", () => {
     }
   });
 
-  it("defaults LEASE_MS to the longest call plus its two commits: 55 s", () => {
-    expect(parseConfig({}).leaseMs).toBe(DEFAULT_CREATE_TIMEOUT_MS + 2 * COMMIT_ALLOWANCE_MS);
-    expect(parseConfig({}).leaseMs).toBe(55_000);
+  it("defaults LEASE_MS to the longest call plus its renewal and two commits: 56 s", () => {
+    expect(parseConfig({}).leaseMs).toBe(
+      RENEWAL_ALLOWANCE_MS + DEFAULT_CREATE_TIMEOUT_MS + 2 * COMMIT_ALLOWANCE_MS,
+    );
+    expect(parseConfig({}).leaseMs).toBe(56_000);
     expect(parseConfig({}).createTimeoutMs).toBe(45_000);
     expect(parseConfig({}).callTimeoutMs).toBe(20_000);
     // Shorter vendor timeouts (as the emulator tests set) shorten the lease with them.
-    expect(parseConfig({ VENDOR_CREATE_TIMEOUT_MS: "3000" }).leaseMs).toBe(30_000);
+    expect(parseConfig({ VENDOR_CREATE_TIMEOUT_MS: "3000" }).leaseMs).toBe(31_000);
     expect(parseConfig({ VENDOR_CREATE_TIMEOUT_MS: "3000", VENDOR_CALL_TIMEOUT_MS: "2000" }).leaseMs).toBe(
-      13_000,
+      14_000,
     );
   });
 
   it("refuses a lease too short for a create, or longer than the routes may run, naming the variable", () => {
     expect(() => parseConfig({ LEASE_MS: "30000" })).toThrow(ConfigError);
     expect(() => parseConfig({ LEASE_MS: "30000" })).toThrow(/^LEASE_MS is invalid/);
+    expect(() => parseConfig({ LEASE_MS: "55000" })).toThrow(/^LEASE_MS is invalid/);
     expect(() => parseConfig({ LEASE_MS: "58000" })).toThrow(/^LEASE_MS is invalid/);
     expect(parseConfig({ LEASE_MS: "57000" }).leaseMs).toBe(57_000);
     expect(() => parseConfig({ VENDOR_CREATE_TIMEOUT_MS: "50000" })).toThrow(
