@@ -15,6 +15,7 @@ import {
 } from "@/lib/jobs/transitions";
 import { mustPause, NO_CARRIERS } from "@/lib/jobs/unattended";
 import { logEvent } from "@/lib/log";
+import { ProviderError } from "@/lib/providers/types";
 import { StoreUnavailableError } from "@/lib/store/types";
 
 /**
@@ -64,21 +65,25 @@ export async function adoptKnownTask(advancer: Advancer, job: StoredJob): Promis
 
 /**
  * The step has no task: find the one a lost create made, or decide whether a paid create may
- * happen now (caps, a paused look, at most one blind repeat), and make it.
+ * happen now (caps, a paused look, at most one blind repeat — a lookup that cannot tell counts as
+ * none), and make it.
  */
 export async function submitStep(advancer: Advancer, job: StoredJob, step: Step): Promise<StoredJob> {
   const key = idempotencyKeyOf(job, step);
   const provider = step.provider(advancer.deps.providers);
   const lost = job.current?.submittingAt ?? null;
+  let lookupFailure: string | null = null;
   if (lost !== null && provider.canFindTasks) {
     // The last create's outcome is unknown (its answer was lost): adopt its task if the vendor has it.
     await advancer.beforeVendorCall(advancer.callTimeoutMs);
     const rt = advancer.runtime(job, advancer.callTimeoutMs);
-    let found: { taskId: string } | null;
+    let found: { taskId: string } | null = null;
     try {
       found = await step.findTask(rt, key, { signal: rt.signal, since: lost });
     } catch (error) {
-      return advancer.fail(job, step, error, "find");
+      // A lookup that cannot tell leaves the outcome unknown, as if there were no lookup.
+      lookupFailure = error instanceof ProviderError ? (error.detail ?? error.message) : String(error);
+      logEvent("step.lookup_failed", { jobId: job.id, step: step.name, detail: lookupFailure });
     }
     if (found) {
       logEvent("step.task_recovered", {
@@ -89,7 +94,8 @@ export async function submitStep(advancer: Advancer, job: StoredJob, step: Step)
       });
       return advancer.commit(recordTask(job, found.taskId, advancer.now() + step.checkIntervalMs));
     }
-    job = forgetSubmit(job); // the vendor has nothing: creating again is not a repeat
+    // The vendor has nothing: creating again is not a repeat.
+    if (lookupFailure === null) job = forgetSubmit(job);
   }
   const refusal = createRefusal(job, step);
   if (refusal) {
@@ -114,7 +120,10 @@ export async function submitStep(advancer: Advancer, job: StoredJob, step: Step)
       logEvent("step.unknown_twice", fields);
       return advancer.commit(failJob(job, unknownTwiceMessage(step)));
     }
-    const reason = `the last create's outcome is unknown and ${provider.name} cannot be asked for the task`;
+    const reason =
+      lookupFailure === null
+        ? `the last create's outcome is unknown and ${provider.name} cannot be asked for the task`
+        : `the last create's outcome is unknown and ${provider.name}'s lookup could not tell: ${lookupFailure}`;
     logEvent("step.create_repeated", { ...fields, reason });
   }
   return create(advancer, job, step, key);

@@ -71,11 +71,10 @@ export function resumeStep(job: StoredJob, now: number): StoredJob {
 
 /**
  * Where a failure happened decides what a retry repeats. `submit`: the create's outcome is unknown;
- * `refused`: the vendor certainly created nothing; `find`: a lookup for a lost create could not
- * answer; `check`: reading the task (or saving its result) failed; `missing`: the vendor said it has
- * no such task; `task`: the provider's task itself failed.
+ * `refused`: the vendor certainly created nothing; `check`: reading the task (or saving its result)
+ * failed; `missing`: the vendor said it has no such task; `task`: the provider's task itself failed.
  */
-export type FailurePhase = "submit" | "refused" | "find" | "check" | "missing" | "task";
+export type FailurePhase = "submit" | "refused" | "check" | "missing" | "task";
 
 export function retryLater(
   job: StoredJob,
@@ -86,7 +85,6 @@ export function retryLater(
   switch (phase) {
     // The create may exist: keep the intent, so the next try looks for the task first.
     case "submit":
-    case "find":
       return withCurrent(job, { failures, lastError }, at);
     // Nothing was created: the next try simply creates.
     case "refused":

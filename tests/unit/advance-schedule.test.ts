@@ -147,7 +147,8 @@ describe("who watches", () => {
   });
 
   it("counts callbacks and a sweep every 10 minutes or less as carriers; a daily cron does not", () => {
-    const base = { PUBLIC_BASE_URL: "https://style.example.com" };
+    // CALLBACK_SECRET signs Kling's and Replicate's callback URLs (edges); where it is not a setting yet, it is ignored.
+    const base = { PUBLIC_BASE_URL: "https://style.example.com", CALLBACK_SECRET: "c".repeat(40) };
     const vendors = {
       OPENAI_API_KEY: "k",
       KLING_ACCESS_KEY: "a",

@@ -357,6 +357,25 @@ describe("create outcomes", () => {
     expect(job.creates).toBe(6);
   });
 
+  it("counts a lookup that cannot tell as none: one blind repeat, the reason logged, then the step stops", async () => {
+    await h.createJob();
+    providers.advice.findTask = async () => {
+      throw new ProviderError("transient", "The service had a hiccup.", {
+        detail: "17 predictions, none ours",
+      });
+    };
+    providers.advice.onSubmit(new LostAnswer());
+    await h.advanceWhenDue();
+    const lines = await logged(() => h.advanceWhenDue());
+    const repeat = lines.find((line) => line.event === "step.create_repeated");
+    expect(String(repeat?.reason)).toMatch(/lookup could not tell: 17 predictions, none ours/);
+    expect(providers.advice.calls).toBe(2);
+    const job = await h.runToEnd();
+    expect(job.status).toBe("failed");
+    expect(job.error).toBe(unknownTwiceMessage(ADVICE));
+    expect(providers.advice.calls).toBe(2);
+  });
+
   it("repeats an unknown outcome once, with the reason logged, when the vendor cannot be asked", async () => {
     await h.createJob();
     providers.advice.onSubmit(new LostAnswer(), "ok");

@@ -164,7 +164,16 @@ function playAdversary<In, Out>(
   random: () => number,
   armed: { crash: boolean },
 ): void {
-  if (random() < 0.5) provider.withTaskLookup();
+  const lookup = random();
+  if (lookup < 0.5) provider.withTaskLookup();
+  const answer = provider.findTask;
+  if (lookup < 0.2 && answer) {
+    // A lookup that sometimes cannot tell (as Replicate's, for creates without a webhook).
+    provider.findTask = async (key, ctx) => {
+      if (random() < 0.5) throw new ProviderError("transient", "The service had a hiccup.");
+      return answer(key, ctx);
+    };
+  }
   provider.decideSubmits(() => {
     const roll = random();
     if (roll < 0.12) armed.crash = true; // accepted, then the process dies

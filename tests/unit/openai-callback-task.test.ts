@@ -17,7 +17,13 @@ afterAll(() => emulator.close());
 
 describe("an OpenAI webhook's response", () => {
   it("names the job and the create it answers, so a lost create is adopted", async () => {
-    const config = { apiKey: KEY, baseURL: `${emulator.url}/v1`, model: "gpt-4.1-mini" };
+    // plainFallback: the OpenAI settings grew it on main (OPENAI_PLAIN_FALLBACK); unused here.
+    const config = {
+      apiKey: KEY,
+      baseURL: `${emulator.url}/v1`,
+      model: "gpt-4.1-mini",
+      plainFallback: false,
+    };
     const [person, garment] = await Promise.all([personPhoto(200, 260), garmentPhoto("#1f4e9c", 200)]);
     const jpeg = await sharp(garment).jpeg().toBuffer();
     const provider = createOpenAIAdviceProvider(config);
