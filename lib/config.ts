@@ -1,6 +1,13 @@
 import path from "node:path";
 import { z } from "zod";
 import { STEP_NAMES, type StepName } from "@/lib/jobs/job";
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  DEFAULT_CREATE_TIMEOUT_MS,
+  leaseNeededFor,
+  MAX_LEASE_MS,
+} from "@/lib/jobs/time-budget";
+import { DEFAULT_SWEEP_INTERVAL_S, DEFAULT_UNWATCHED_AFTER_S } from "@/lib/jobs/unattended";
 
 /** The only module that reads process.env: env → a typed, validated configuration. */
 
@@ -63,6 +70,11 @@ const envSchema = z.object({
   REPLICATE_WEBHOOK_SECRET: optionalString,
   OPENAI_WEBHOOK_SECRET: optionalString,
   CALLBACK_SECRET: optionalString,
+  LEASE_MS: z.preprocess(blankAsUnset, z.coerce.number().int().positive().optional()),
+  VENDOR_CREATE_TIMEOUT_MS: positiveInt(DEFAULT_CREATE_TIMEOUT_MS),
+  VENDOR_CALL_TIMEOUT_MS: positiveInt(DEFAULT_CALL_TIMEOUT_MS),
+  SWEEP_INTERVAL_SECONDS: positiveInt(DEFAULT_SWEEP_INTERVAL_S),
+  UNWATCHED_AFTER_SECONDS: positiveInt(DEFAULT_UNWATCHED_AFTER_S),
   VERCEL: optionalString,
   /** Set by Next itself: "development" under `next dev`. */
   NODE_ENV: optionalString,
@@ -145,6 +157,15 @@ export interface AppConfig {
    * asked for no callbacks and their callback routes are off; polling and the sweep move the jobs.
    */
   callbackSecret: string | null;
+  /** How long an advance's lease on a job lives (renewed before each vendor call). */
+  leaseMs: number;
+  /** The signal a paid create gets; checks, lookups and downloads get `callTimeoutMs`. */
+  createTimeoutMs: number;
+  callTimeoutMs: number;
+  /** How often the operator's cron calls the sweep: whether the sweep carries unwatched jobs. */
+  sweepIntervalSeconds: number;
+  /** A job no person's poll moved for this long is unwatched: nothing uncarried submits its next step. */
+  unwatchedAfterSeconds: number;
   /** On Vercel an embedded store would lose jobs between function instances. */
   onVercelWithoutKv: boolean;
   /** Under `next dev` (React Refresh needs a looser page policy). */
@@ -204,6 +225,24 @@ function openAIBaseUrl(raw: string | undefined): string | undefined {
 /** Replicate runs a community model only by version (changelog 2025-08-05), so the default names one. */
 export const DEFAULT_REPLICATE_FACESWAP_MODEL =
   "codeplugtech/face-swap:278a81e7ebb22db98bcba54de985d22cc1abeead2754eb1f2af717247be69b34";
+
+/**
+ * The lease must cover the longest vendor call and its commits, and stay below every route's
+ * maxDuration (lib/jobs/time-budget.ts); unset, it is exactly what the longest call needs.
+ */
+function leaseFrom(env: Env): number {
+  const needed = leaseNeededFor(Math.max(env.VENDOR_CREATE_TIMEOUT_MS, env.VENDOR_CALL_TIMEOUT_MS));
+  if (needed > MAX_LEASE_MS) {
+    throw new ConfigError(
+      `VENDOR_CREATE_TIMEOUT_MS is invalid: with its commits it needs a ${needed} ms lease, and leases end within ${MAX_LEASE_MS} ms (the routes' maxDuration).`,
+    );
+  }
+  const lease = env.LEASE_MS ?? needed;
+  if (lease < needed || lease > MAX_LEASE_MS) {
+    throw new ConfigError(`LEASE_MS is invalid: it must be between ${needed} and ${MAX_LEASE_MS} ms.`);
+  }
+  return lease;
+}
 
 function storeFrom(env: Env, dataDir: string): StoreConfig {
   const kv =
@@ -294,6 +333,11 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
     replicateWebhookSecret: env.REPLICATE_WEBHOOK_SECRET ?? null,
     openaiWebhookSecret: env.OPENAI_WEBHOOK_SECRET ?? null,
     callbackSecret: callbackSecretFrom(env),
+    leaseMs: leaseFrom(env),
+    createTimeoutMs: env.VENDOR_CREATE_TIMEOUT_MS,
+    callTimeoutMs: env.VENDOR_CALL_TIMEOUT_MS,
+    sweepIntervalSeconds: env.SWEEP_INTERVAL_SECONDS,
+    unwatchedAfterSeconds: env.UNWATCHED_AFTER_SECONDS,
     onVercelWithoutKv: env.VERCEL === "1" && store.kind === "sqlite",
     devServer: env.NODE_ENV === "development",
   };

@@ -3,6 +3,7 @@ import type { BlobStore } from "@/lib/blobs/types";
 import { createVercelBlobStore } from "@/lib/blobs/vercel-blob";
 import { type AppConfig, getConfig } from "@/lib/config";
 import type { AdvanceDeps } from "@/lib/jobs/advance";
+import { carriersFrom } from "@/lib/jobs/unattended";
 import { createProviders } from "@/lib/providers/create-providers";
 import type { Providers } from "@/lib/providers/types";
 import { createJobStore } from "@/lib/store/create-store";
@@ -37,6 +38,10 @@ export function getRuntime(): Runtime {
       store: createJobStore(config.store, { ttlSeconds: config.jobTtlSeconds, keyPrefix: config.keyPrefix }),
       blobs: createBlobStore(config),
       providers: createProviders(config),
+      leaseMs: config.leaseMs,
+      createTimeoutMs: config.createTimeoutMs,
+      providerTimeoutMs: config.callTimeoutMs,
+      carriers: carriersFrom(config),
     };
   }
   return holder.__styleStudioRuntime;

@@ -1,5 +1,6 @@
 import { after } from "next/server";
-import { type AdvanceDeps, advance } from "@/lib/jobs/advance";
+import { type AdvanceDeps, type AdvanceOptions, advance } from "@/lib/jobs/advance";
+import { invocationStopBy, SHORT_ROUTE_MAX_DURATION_S } from "@/lib/jobs/time-budget";
 import { logEvent } from "@/lib/log";
 import { withinBudget } from "@/lib/request";
 
@@ -12,6 +13,9 @@ const NUDGE_BUDGET_MS = 3_000;
 const NUDGES_PER_WINDOW = 10;
 const NUDGE_WINDOW_MS = 60_000;
 
+/** The job a callback is about, and the task it names when it can say which create that was. */
+export type CallbackTarget = string | { jobId: string; foundTask?: AdvanceOptions["foundTask"] } | null;
+
 /**
  * Advances the job a verified callback is about, checking its task now rather than on schedule.
  * Best effort: failures are logged, never answered (the poll and the cron sweep still move the job),
@@ -19,18 +23,22 @@ const NUDGE_WINDOW_MS = 60_000;
  */
 export async function nudgeJob(
   deps: AdvanceDeps,
-  findJobId: () => Promise<string | null>,
+  findJobId: () => Promise<CallbackTarget>,
   fields: Record<string, unknown>,
 ): Promise<void> {
+  // The callback routes declare this maxDuration; the nudge's after() ends with them.
+  const stopBy = invocationStopBy(SHORT_ROUTE_MAX_DURATION_S);
   const work = (async () => {
-    const jobId = await findJobId();
+    const target = await findJobId();
+    const { jobId, foundTask } =
+      typeof target === "string" ? { jobId: target, foundTask: undefined } : (target ?? {});
     if (!jobId) {
       logEvent("callback.no_job", fields);
       return;
     }
     const { count } = await deps.store.hit(`nudge:${jobId}`, NUDGE_WINDOW_MS);
     const ignoreSchedule = count <= NUDGES_PER_WINDOW;
-    const job = await advance(jobId, deps, { ignoreSchedule });
+    const job = await advance(jobId, deps, { ignoreSchedule, foundTask, watcher: "callback", stopBy });
     logEvent("callback.nudged", {
       ...fields,
       jobId,

@@ -42,6 +42,17 @@ function clientFor(config: OpenAIConfig): OpenAI {
  * names it). Null for a response that is not ours: the project webhook sees every response.
  */
 export async function jobIdOfResponse(config: OpenAIConfig, responseId: string): Promise<string | null> {
+  return (await taskOfResponse(config, responseId))?.jobId ?? null;
+}
+
+/**
+ * The job and the create a response answers (its metadata carries our idempotency key), so a create
+ * whose answer was lost is adopted instead of repeated.
+ */
+export async function taskOfResponse(
+  config: OpenAIConfig,
+  responseId: string,
+): Promise<{ jobId: string; foundTask: { idempotencyKey: string; taskId: string } } | null> {
   let response: unknown;
   try {
     response = await clientFor(config).responses.retrieve(responseId, undefined, {
@@ -54,5 +65,6 @@ export async function jobIdOfResponse(config: OpenAIConfig, responseId: string):
   }
   const parsed = responseMetadataSchema.safeParse(response);
   const key = parsed.success ? parsed.data.metadata?.idempotency_key : undefined;
-  return key ? jobIdOfIdempotencyKey(key) : null;
+  const jobId = key ? jobIdOfIdempotencyKey(key) : null;
+  return key && jobId ? { jobId, foundTask: { idempotencyKey: key, taskId: responseId } } : null;
 }

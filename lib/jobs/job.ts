@@ -35,6 +35,15 @@ const currentStepSchema = z.object({
   /** Failed attempts so far, for the log and the attempt cap. */
   failures: z.number().int().nonnegative(),
   lastError: z.string().nullable(),
+  // The fields below came with the spend bound; their defaults let older records parse.
+  /** Creates started in this step (counted before each call): MAX_CREATES_PER_STEP bounds it. */
+  creates: z.number().int().nonnegative().default(0),
+  /** Creates of this step whose outcome stayed unknown (no lookup could tell), so were repeated blind. */
+  unknownOutcomes: z.number().int().nonnegative().default(0),
+  /** Consecutive checks that found no such task (a 404): the second starts a new attempt. */
+  missingChecks: z.number().int().nonnegative().default(0),
+  /** When a sweep or callback stopped before this step's create because nobody watched (ms epoch). */
+  pausedAt: z.number().nullable().default(null),
 });
 
 /** The stored job: the public view plus everything the browser must never see. */
@@ -57,12 +66,18 @@ export const storedJobSchema = z.object({
   error: z.string().nullable(),
   /** No provider check before this time (ms epoch): the poll throttle. */
   nextCheckAt: z.number(),
+  /** Creates started over all steps (counted before each call): MAX_CREATES_PER_JOB bounds it. */
+  creates: z.number().int().nonnegative().default(0),
+  /** When a person's poll last moved the job (ms epoch); null: not since it was created. */
+  watchedAt: z.number().nullable().default(null),
   createdAt: z.number(),
   updatedAt: z.number(),
 });
 
 export type StoredJob = z.infer<typeof storedJobSchema>;
 export type CurrentStep = z.infer<typeof currentStepSchema>;
+/** A record as written by code from before a field existed: the defaulted fields may be missing. */
+export type StoredJobInput = z.input<typeof storedJobSchema>;
 export type Artifacts = StoredJob["artifacts"];
 
 export function isTerminal(status: JobStatus): boolean {
@@ -72,4 +87,9 @@ export function isTerminal(status: JobStatus): boolean {
 /** Parses a stored record, so a corrupt or foreign value fails loudly instead of deep in advance. */
 export function parseStoredJob(raw: string): StoredJob {
   return storedJobSchema.parse(JSON.parse(raw));
+}
+
+/** Stopped before a paid create because nobody watched: it waits for a person, not for a sweep. */
+export function isPaused(job: StoredJob): boolean {
+  return !isTerminal(job.status) && job.current?.pausedAt != null;
 }

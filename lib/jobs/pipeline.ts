@@ -37,19 +37,24 @@ export interface Step {
   message: string;
   /** Names the step in a person's terms, for timeout and failure messages. */
   label: string;
+  /** The paid vendor this step uses when its keys are set (the offline studio otherwise). */
+  vendor: "openai" | "kling" | "replicate";
   deadlineMs: number;
   retry: RetryPolicy;
   /** How long to wait between checks when the provider gives no hint. */
   checkIntervalMs: number;
-  provider(providers: Providers): { name: string; canFindTasks: boolean };
+  provider(providers: Providers): { name: string; canFindTasks: boolean; canCancel: boolean };
   submit(rt: StepRuntime, ctx: SubmitContext): Promise<{ taskId: string; nextCheckInMs?: number }>;
   check(rt: StepRuntime, taskId: string, ctx: CheckContext): Promise<CheckResult<unknown>>;
   findTask(rt: StepRuntime, idempotencyKey: string, ctx: FindContext): Promise<{ taskId: string } | null>;
+  /** Cancels a task at the vendor, best effort; does nothing where the vendor has no cancel. */
+  cancel(rt: StepRuntime, taskId: string, ctx: CheckContext): Promise<void>;
   /** Keeps the output (images copied into our storage) and returns what it adds to the artifacts. */
   save(rt: StepRuntime, output: unknown): Promise<Partial<Artifacts>>;
 }
 
-interface StepDefinition<In, Out> extends Omit<Step, "provider" | "submit" | "check" | "findTask" | "save"> {
+interface StepDefinition<In, Out>
+  extends Omit<Step, "provider" | "submit" | "check" | "findTask" | "cancel" | "save"> {
   pick(providers: Providers): TaskProvider<In, Out>;
   buildInput(rt: StepRuntime): In;
   /** `from`: the provider that produced the output (it says where its output URLs may point). */
@@ -63,10 +68,12 @@ function defineStep<In, Out>(definition: StepDefinition<In, Out>): Step {
     provider: (providers) => ({
       name: pick(providers).name,
       canFindTasks: Boolean(pick(providers).findTask),
+      canCancel: Boolean(pick(providers).cancel),
     }),
     submit: (rt, ctx) => pick(rt.providers).submit(buildInput(rt), ctx),
     check: (rt, taskId, ctx) => pick(rt.providers).check(taskId, ctx),
     findTask: async (rt, key, ctx) => (await pick(rt.providers).findTask?.(key, ctx)) ?? null,
+    cancel: async (rt, taskId, ctx) => pick(rt.providers).cancel?.(taskId, ctx),
     // The output came from this step's own provider, so its type is Out.
     save: (rt, output) => save(rt, output as Out, pick(rt.providers)),
   };
@@ -108,6 +115,7 @@ export const PIPELINE: readonly Step[] = [
     status: "pending",
     message: "Looking at your photos and writing your styling advice…",
     label: "Writing your styling advice",
+    vendor: "openai",
     deadlineMs: 3 * MINUTE,
     retry: { maxFailures: 4, baseDelayMs: 1_000, maxDelayMs: 20_000 },
     checkIntervalMs: 2_000,
@@ -124,6 +132,7 @@ export const PIPELINE: readonly Step[] = [
     status: "processing-style",
     message: "Creating a styled look for you…",
     label: "Creating your styled look",
+    vendor: "kling",
     deadlineMs: 6 * MINUTE,
     retry: IMAGE_RETRY,
     checkIntervalMs: 3_000,
@@ -140,6 +149,7 @@ export const PIPELINE: readonly Step[] = [
     status: "processing-tryon",
     message: "Trying the garment on…",
     label: "Trying the garment on",
+    vendor: "kling",
     deadlineMs: 6 * MINUTE,
     retry: IMAGE_RETRY,
     checkIntervalMs: 3_000,
@@ -155,6 +165,7 @@ export const PIPELINE: readonly Step[] = [
     status: "processing-faceswap",
     message: "Finishing touches: putting your own face back…",
     label: "Adding the finishing touches",
+    vendor: "replicate",
     deadlineMs: 5 * MINUTE,
     retry: IMAGE_RETRY,
     checkIntervalMs: 2_000,
@@ -168,3 +179,13 @@ export const PIPELINE: readonly Step[] = [
 ];
 
 export const TOTAL_STEPS = PIPELINE.length;
+
+/** Every step has a deadline, counted from its start, so no job stays in progress forever. */
+export function isOverdue(job: StoredJob, step: Step, now: number): boolean {
+  return now - (job.current?.startedAt ?? 0) > step.deadlineMs;
+}
+
+/** `{jobId}-{step}-{attempt}`: one key per paid attempt, sent with every create of that attempt. */
+export function idempotencyKeyOf(job: StoredJob, step: Step): string {
+  return `${job.id}-${step.name}-${job.current?.attempt ?? 1}`;
+}

@@ -1,4 +1,4 @@
-import { isTerminal, type JobStatus, type StoredJob } from "@/lib/jobs/job";
+import { isPaused, isTerminal, type JobStatus, type StoredJob } from "@/lib/jobs/job";
 import { PIPELINE, TOTAL_STEPS } from "@/lib/jobs/pipeline";
 import type { Advice } from "@/lib/providers/types";
 
@@ -25,9 +25,13 @@ const POLL_LEAD_MS = 150;
 const MIN_POLL_MS = 500;
 const MAX_POLL_MS = 10_000;
 
+/** A look nobody watched stops before its next paid step (lib/jobs/unattended.ts). */
+export const PAUSED_MESSAGE = "Paused until you open this look again: it carries on from where it stopped.";
+
 function statusMessage(job: StoredJob): string {
   if (job.status === "completed") return "Your look is ready.";
   if (job.status === "failed") return "We couldn't finish your look.";
+  if (isPaused(job)) return PAUSED_MESSAGE;
   return PIPELINE[job.stepIndex]?.message ?? "Working on your look…";
 }
 

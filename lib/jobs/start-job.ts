@@ -83,6 +83,8 @@ function newJob(jobId: string, occasion: string, inputs: StoredJob["inputs"]): S
     artifacts: {},
     error: null,
     nextCheckAt: 0,
+    creates: 0,
+    watchedAt: now,
     createdAt: now,
     updatedAt: now,
   };

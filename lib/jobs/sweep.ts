@@ -14,11 +14,18 @@ const PARALLEL = 4;
 
 /**
  * Advances unfinished jobs whose next check is due, oldest first, so jobs nobody polls (the tab was
- * closed) still finish or time out. Bounded by `limit` jobs and `budgetMs` of wall time.
+ * closed) still finish or time out. Bounded by `limit` jobs and `budgetMs` of wall time to start
+ * them in; `stopBy` (the invocation's end) bounds the vendor calls of those already started. Jobs
+ * past their deadline are due whatever they were waiting for (advance never schedules past one).
  */
 export async function sweepDueJobs(
   deps: AdvanceDeps,
-  { limit, budgetMs, now = Date.now }: { limit: number; budgetMs: number; now?: () => number },
+  {
+    limit,
+    budgetMs,
+    stopBy,
+    now = Date.now,
+  }: { limit: number; budgetMs: number; stopBy?: number; now?: () => number },
 ): Promise<SweepResult> {
   const started = now();
   const queue = await deps.store.listDue(started, limit);
@@ -27,7 +34,7 @@ export async function sweepDueJobs(
     for (let jobId = queue.shift(); jobId; jobId = queue.shift()) {
       if (now() - started > budgetMs) return;
       try {
-        await advance(jobId, deps);
+        await advance(jobId, deps, { watcher: "sweep", stopBy });
         result.advanced++;
       } catch (error) {
         result.errors++;

@@ -8,6 +8,8 @@ export function keysFor(prefix: string) {
     startReservation: (id: string) => `${prefix}:start:${id}`,
     /** Sorted set: unfinished job ids scored by activeAt (types.ts). */
     active: () => `${prefix}:active`,
+    /** Sorted set: the same ids scored by when their record expires, so no entry outlives its job. */
+    activeExpiry: () => `${prefix}:active-expiry`,
   };
 }
 

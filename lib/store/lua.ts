@@ -22,13 +22,37 @@ function lua(source: string): LuaScript {
   return { source, sha1: createHash("sha1").update(source).digest("hex") };
 }
 
-/** Shared tail of create and compareAndSet: keeps the active-jobs index in step with the job. */
-const INDEX_JOB = `
-if ARGV[3] == '' then
-  redis.call('ZREM', KEYS[2], ARGV[4])
-else
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
+/**
+ * Helpers shared by the scripts that touch the active-jobs index (KEYS: active, activeExpiry). Every
+ * entry is in both sorted sets: by when the job is due, and by when its record expires.
+ */
+const INDEX_HELPERS = `
+local function index_job(active, expiry, ttl, at, id, expires_at)
+  if at == '' then
+    redis.call('ZREM', active, id)
+    redis.call('ZREM', expiry, id)
+  else
+    redis.call('ZADD', active, at, id)
+    redis.call('ZADD', expiry, expires_at, id)
+    redis.call('EXPIRE', active, ttl)
+    redis.call('EXPIRE', expiry, ttl)
+  end
+end
+local function drop(active, expiry, id)
+  redis.call('ZREM', active, id)
+  redis.call('ZREM', expiry, id)
+end
+local function prune_expired(active, expiry, now)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 500)) do
+    drop(active, expiry, id)
+  end
+end
+local function count_existing(active, expiry, since, job_prefix)
+  local n = 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', active, since, '+inf')) do
+    if redis.call('EXISTS', job_prefix .. id) == 1 then n = n + 1 else drop(active, expiry, id) end
+  end
+  return n
 end`;
 
 // Scripts return nil, never false: on a RESP3 connection Lua false becomes a boolean reply.
@@ -38,17 +62,24 @@ end`;
  */
 export const SCRIPTS = {
   /**
-   * KEYS: job, active, start reservation, budget counter. ARGV: json, ttlSeconds, activeAt ('' =
-   * finished), id, capMax ('' = none), capSince, reservation token ('' = none), reservation keepMs
-   * (0 = drop it), budgetMax ('' = none), budget windowMs. → 1 created, 0 exists, -1 the in-progress
-   * cap is reached, -2 the budget is spent, -3 the reservation is not (or no longer) ours.
+   * KEYS: job, active, start reservation, budget counter, activeExpiry. ARGV: json, ttlSeconds,
+   * activeAt ('' = off the index), id, capMax ('' = none), capSince, reservation token ('' = none),
+   * reservation keepMs (0 = drop it), budgetMax ('' = none), budget windowMs, expiresAt, now, job key
+   * prefix. → 1 created, 0 exists, -1 the in-progress cap is reached (counting only jobs whose
+   * record still exists), -2 the budget is spent, -3 the reservation is not (or no longer) ours.
    */
-  create: lua(`
+  create: lua(`${INDEX_HELPERS}
 if ARGV[7] ~= '' and (redis.call('HGET', KEYS[3], 'token') ~= ARGV[7] or redis.call('HGET', KEYS[3], 'job')) then return -3 end
 if ARGV[9] ~= '' and tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[9]) then return -2 end
-if ARGV[5] ~= '' and redis.call('ZCOUNT', KEYS[2], ARGV[6], '+inf') >= tonumber(ARGV[5]) then return -1 end
+if ARGV[5] ~= '' then
+  prune_expired(KEYS[2], KEYS[5], ARGV[12])
+  local cap = tonumber(ARGV[5])
+  if redis.call('ZCOUNT', KEYS[2], ARGV[6], '+inf') >= cap and count_existing(KEYS[2], KEYS[5], ARGV[6], ARGV[13]) >= cap then
+    return -1
+  end
+end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
-${INDEX_JOB}
+index_job(KEYS[2], KEYS[5], ARGV[2], ARGV[3], ARGV[4], ARGV[11])
 if ARGV[9] ~= '' then
   redis.call('INCR', KEYS[4])
   if redis.call('PTTL', KEYS[4]) < 0 then redis.call('PEXPIRE', KEYS[4], ARGV[10]) end
@@ -60,23 +91,35 @@ if ARGV[7] ~= '' then
   end
 end
 return 1`),
-  /** KEYS: job, active. ARGV: json, ttlSeconds, activeAt ('' = finished), id, expectedVersion. → 1 written, 0 lost. */
-  compareAndSet: lua(`
+  /**
+   * KEYS: job, active, activeExpiry. ARGV: json, ttlSeconds, activeAt ('' = off the index), id,
+   * expectedVersion, expiresAt. → 1 written, 0 lost.
+   */
+  compareAndSet: lua(`${INDEX_HELPERS}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 if cjson.decode(raw).version ~= tonumber(ARGV[5]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-${INDEX_JOB}
+index_job(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[6])
 return 1`),
-  /** KEYS: active. ARGV: now, limit, job key prefix. → due ids; ids whose job expired leave the index. */
-  listDue: lua(`
+  /**
+   * KEYS: active, activeExpiry. ARGV: now, limit, job key prefix. → due ids; ids whose job expired or
+   * vanished leave the index.
+   */
+  listDue: lua(`${INDEX_HELPERS}
+prune_expired(KEYS[1], KEYS[2], ARGV[1])
 local due = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])) do
-  if redis.call('EXISTS', ARGV[3] .. id) == 1 then table.insert(due, id) else redis.call('ZREM', KEYS[1], id) end
+  if redis.call('EXISTS', ARGV[3] .. id) == 1 then table.insert(due, id) else drop(KEYS[1], KEYS[2], id) end
 end
 return due`),
-  /** KEYS: active. ARGV: since. → the number of unfinished jobs active since then. */
-  countActive: lua(`return redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')`),
+  /**
+   * KEYS: active, activeExpiry. ARGV: since, now, job key prefix. → the number of unfinished jobs
+   * active since then whose record exists; the others leave the index.
+   */
+  countActive: lua(`${INDEX_HELPERS}
+prune_expired(KEYS[1], KEYS[2], ARGV[2])
+return count_existing(KEYS[1], KEYS[2], ARGV[1], ARGV[3])`),
   /** KEYS: lease, job. ARGV: token, ttlMs. → the job JSON, or nil when leased elsewhere or gone. */
   acquireLease: lua(`
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return nil end
@@ -84,6 +127,10 @@ local job = redis.call('GET', KEYS[2])
 if job then return job end
 redis.call('DEL', KEYS[1])
 return nil`),
+  /** KEYS: lease. ARGV: token, ttlMs. → 1 renewed, 0 not ours (expired or another's). */
+  renewLease: lua(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`),
   /** KEYS: lease. ARGV: token. → 1 released, 0 not ours. */
   releaseLease: lua(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -124,8 +171,11 @@ export function createScriptedJobStore(
 ): JobStore {
   const keys = keysFor(options.keyPrefix);
   const ttl = String(options.ttlSeconds);
-  const jobKeys = (jobId: string) => [keys.job(jobId), keys.active()];
+  const jobKeys = (jobId: string) => [keys.job(jobId), keys.active(), keys.activeExpiry()];
+  const indexKeys = [keys.active(), keys.activeExpiry()];
+  const jobKeyPrefix = keys.job("");
   const indexArgs = (job: StoredJob) => [ttl, String(activeAt(job) ?? ""), job.id];
+  const expiresAt = () => String(Date.now() + options.ttlSeconds * 1000);
 
   return {
     async create(job, cap, guards) {
@@ -134,8 +184,18 @@ export function createScriptedJobStore(
       const created = createReply.parse(
         await runner.run(
           SCRIPTS.create,
-          [...jobKeys(job.id), ...guardKeys(keys, guards)],
-          [JSON.stringify(job), ttl, indexAt, job.id, ...capArgs, ...guardArgs(guards)],
+          [keys.job(job.id), keys.active(), ...guardKeys(keys, guards), keys.activeExpiry()],
+          [
+            JSON.stringify(job),
+            ttl,
+            indexAt,
+            job.id,
+            ...capArgs,
+            ...guardArgs(guards),
+            expiresAt(),
+            String(Date.now()),
+            jobKeyPrefix,
+          ],
         ),
       );
       if (created === -3) throw new ReservationLostError();
@@ -151,7 +211,7 @@ export function createScriptedJobStore(
 
     async compareAndSet(job, expectedVersion) {
       const next: StoredJob = { ...job, version: expectedVersion + 1 };
-      const args = [JSON.stringify(next), ...indexArgs(next), String(expectedVersion)];
+      const args = [JSON.stringify(next), ...indexArgs(next), String(expectedVersion), expiresAt()];
       const written = flagReply.parse(await runner.run(SCRIPTS.compareAndSet, jobKeys(job.id), args));
       return written === 1 ? next : null;
     },
@@ -162,17 +222,23 @@ export function createScriptedJobStore(
       return raw === null ? null : parseStoredJob(raw);
     },
 
+    async renewLease(jobId, token, ttlMs) {
+      const reply = await runner.run(SCRIPTS.renewLease, [keys.lease(jobId)], [token, String(ttlMs)]);
+      return flagReply.parse(reply) === 1;
+    },
+
     async releaseLease(jobId, token) {
       await runner.run(SCRIPTS.releaseLease, [keys.lease(jobId)], [token]);
     },
 
     async listDue(now, limit) {
-      const args = [String(now), String(limit), keys.job("")];
-      return idsReply.parse(await runner.run(SCRIPTS.listDue, [keys.active()], args));
+      const args = [String(now), String(limit), jobKeyPrefix];
+      return idsReply.parse(await runner.run(SCRIPTS.listDue, indexKeys, args));
     },
 
     async countActive(since) {
-      return countReply.parse(await runner.run(SCRIPTS.countActive, [keys.active()], [String(since)]));
+      const args = [String(since), String(Date.now()), jobKeyPrefix];
+      return countReply.parse(await runner.run(SCRIPTS.countActive, indexKeys, args));
     },
 
     async hit(counter, windowMs) {

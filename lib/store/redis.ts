@@ -15,7 +15,8 @@ export interface RedisStoreOptions {
 const CONNECT_TIMEOUT_MS = 2_000;
 // A hung Redis must not hang a request: every operation answers or fails within this.
 const OPERATION_TIMEOUT_MS = 3_000;
-const MAX_RECONNECT_DELAY_MS = 5_000;
+// A blip must end when Redis is back, not up to 5 s later: an advance may be holding a task id to write.
+const MAX_RECONNECT_DELAY_MS = 1_000;
 const WARN_EVERY_MS = 30_000;
 
 type RedisClient = RedisClientType;

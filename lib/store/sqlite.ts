@@ -48,6 +48,8 @@ const SQL = {
   takeLease: `INSERT INTO leases (job_id, token, expires_at) VALUES (?, ?, ?)
     ON CONFLICT (job_id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
       WHERE leases.expires_at <= ?`,
+  // An expired lease is not renewed: someone else may already have started on the job.
+  renewLease: "UPDATE leases SET expires_at = ? WHERE job_id = ? AND token = ? AND expires_at > ?",
   releaseLease: "DELETE FROM leases WHERE job_id = ? AND token = ?",
   hit: `INSERT INTO counters (name, count, expires_at) VALUES (?, 1, ?)
     ON CONFLICT (name) DO UPDATE SET
@@ -83,6 +85,7 @@ function prepare(db: Database.Database) {
     listDue: db.prepare<[number, number, number], { id: string }>(SQL.listDue),
     countActive: db.prepare<[number, number], { count: number }>(SQL.countActive),
     takeLease: db.prepare<[string, string, number, number]>(SQL.takeLease),
+    renewLease: db.prepare<[number, string, string, number]>(SQL.renewLease),
     releaseLease: db.prepare<[string, string]>(SQL.releaseLease),
     hit: db.prepare<[string, number, number, number], { count: number; expires_at: number }>(SQL.hit),
     sweep: SQL.sweep.map((sql) => db.prepare<[number]>(sql)),
@@ -192,6 +195,9 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
           })
           .immediate(),
       ),
+
+    renewLease: (jobId, token, ttlMs) =>
+      use((sql, now) => sql.renewLease.run(now + ttlMs, jobId, token, now).changes === 1),
 
     releaseLease: (jobId, token) =>
       use((sql) => {

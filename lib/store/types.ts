@@ -1,4 +1,4 @@
-import { isTerminal, type StoredJob } from "@/lib/jobs/job";
+import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
 
 /**
  * The job store. Every write is a compare-and-set on the job's `version`; the lease keeps two
@@ -24,14 +24,22 @@ export interface JobStore {
    * round trip. Null when the lease is taken (or the job is gone).
    */
   acquireLease(jobId: string, token: string, ttlMs: number): Promise<StoredJob | null>;
+  /**
+   * Extends the lease to `ttlMs` from now if `token` still holds it. False when it does not (the
+   * lease expired, or another token holds it): the caller must stop before its next vendor call.
+   */
+  renewLease(jobId: string, token: string, ttlMs: number): Promise<boolean>;
   /** Releases the lease if `token` still holds it (an expired lease taken by another is left alone). */
   releaseLease(jobId: string, token: string): Promise<void>;
   /**
    * Ids of unfinished jobs whose next check is due (`activeAt` ≤ now), oldest first: what a sweep
-   * advances when nobody polls.
+   * advances when nobody polls. Never an id whose record expired or vanished.
    */
   listDue(now: number, limit: number): Promise<string[]>;
-  /** How many unfinished jobs were active (`activeAt`) at or after `since`: the in-progress cap. */
+  /**
+   * How many unfinished jobs were active (`activeAt`) at or after `since`: the in-progress cap.
+   * Jobs whose record expired or vanished are not counted.
+   */
   countActive(since: number): Promise<number>;
   /**
    * Adds one hit to a fixed window counter and returns the count in the window and the time left.
@@ -61,10 +69,12 @@ export interface JobStore {
 
 /**
  * Where an unfinished job stands in the active-jobs index: when it is next due, and never before its
- * last write (a job due "at 0" is still recent). Null for a finished job, which leaves the index.
+ * last write (a job due "at 0" is still recent). Null for a finished job and for a paused one (it
+ * waits for a person, not for the sweep, and holds no place under the in-progress cap): both leave
+ * the index.
  */
 export function activeAt(job: StoredJob): number | null {
-  return isTerminal(job.status) ? null : Math.max(job.nextCheckAt, job.updatedAt);
+  return isTerminal(job.status) || isPaused(job) ? null : Math.max(job.nextCheckAt, job.updatedAt);
 }
 
 /** The in-progress cap `create` enforces: at most `max` unfinished jobs active since `since`. */

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { type StoredJob, storedJobSchema } from "@/lib/jobs/job";
+import { type StoredJob, type StoredJobInput, storedJobSchema } from "@/lib/jobs/job";
 
 /**
  * A valid stored job, fresh in `pending` with a new id, version 0 and its first step not yet
  * submitted. Overrides are applied shallowly and the result is validated, so a test cannot build
- * a record the store would refuse.
+ * a record the store would refuse. Fields with a schema default may be left out, as in older records.
  */
-export function makeStoredJob(overrides: Partial<StoredJob> = {}): StoredJob {
+export function makeStoredJob(overrides: Partial<StoredJobInput> = {}): StoredJob {
   const id = overrides.id ?? randomUUID();
   const now = Date.now();
   return storedJobSchema.parse({

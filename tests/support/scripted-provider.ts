@@ -1,23 +1,66 @@
 import sharp from "sharp";
-import type { Advice, CheckResult, ImageResult, Providers, TaskProvider } from "@/lib/providers/types";
+import {
+  type Advice,
+  type CheckContext,
+  type CheckResult,
+  type FindContext,
+  type ImageResult,
+  ProviderError,
+  type Providers,
+  type SubmitContext,
+  type TaskProvider,
+} from "@/lib/providers/types";
+
+/** The vendor accepted the create and its answer never arrived: the task exists, the submit throws. */
+export class LostAnswer {
+  constructor(
+    readonly error: Error = new ProviderError("transient", "The service did not answer in time.", {
+      outcome: "unknown",
+    }),
+  ) {}
+}
 
 type CheckStep<Out> = CheckResult<Out> | Error;
-type SubmitStep = "ok" | Error;
+type SubmitStep = "ok" | Error | LostAnswer;
+
+/** A 429-like refusal: the vendor certainly created nothing. */
+export const refused = (message = "The service is busy right now.", retryAfterMs?: number) =>
+  new ProviderError("transient", message, { outcome: "not_created", retryAfterMs });
+/** A create that failed with no verdict (a 5xx, a reset): it may or may not exist. */
+export const unknownOutcome = (message = "The service had a hiccup.") =>
+  new ProviderError("transient", message, { outcome: "unknown" });
+/** A check's "no such task" (a 404). */
+export const taskMissing = () =>
+  new ProviderError("transient", "The service lost track of the task.", { taskMissing: true });
 
 /**
  * A provider whose answers a test writes in advance: submits and checks are recorded, and each call
- * takes the next scripted answer (the last one repeats). For advance's unit tests only.
+ * takes the next scripted answer (the last one repeats), or asks a decider the test gave. For
+ * advance's unit tests only.
  */
 export class ScriptedProvider<In, Out> implements TaskProvider<In, Out> {
+  /** Tasks the vendor holds (accepted creates, including those whose answer was lost). */
   readonly submits: Array<{ input: In; idempotencyKey: string; taskId: string }> = [];
+  /** Every create the engine started, accepted or not: what the spend bound counts. */
+  calls = 0;
   readonly checks: string[] = [];
+  readonly lookups: Array<{ idempotencyKey: string; since: number }> = [];
+  readonly cancels: string[] = [];
+  /** The signals the last submit and check were given. */
+  lastSubmitSignal: AbortSignal | undefined;
+  lastCheckSignal: AbortSignal | undefined;
   private submitScript: SubmitStep[] = ["ok"];
   private checkScript: CheckStep<Out>[];
+  private submitDecider: ((call: number) => SubmitStep) | undefined;
+  private checkDecider: ((taskId: string) => CheckStep<Out>) | undefined;
+  /** Runs inside every submit, before it answers: tests move their clock or read the store here. */
+  duringSubmit: (() => void | Promise<void>) | undefined;
   findTask?: TaskProvider<In, Out>["findTask"];
+  cancel?: TaskProvider<In, Out>["cancel"];
 
   constructor(
     readonly name: string,
-    output: Out,
+    readonly output: Out,
   ) {
     this.checkScript = [{ state: "succeeded", output }];
   }
@@ -32,26 +75,54 @@ export class ScriptedProvider<In, Out> implements TaskProvider<In, Out> {
     return this;
   }
 
+  /** Each submit's answer chosen by `decide(callNumber)` (1-based), for adversarial runs. */
+  decideSubmits(decide: (call: number) => SubmitStep): this {
+    this.submitDecider = decide;
+    return this;
+  }
+
+  decideChecks(decide: (taskId: string) => CheckStep<Out>): this {
+    this.checkDecider = decide;
+    return this;
+  }
+
   /** Lets advance find tasks by idempotency key, as Kling's external_task_id allows. */
   withTaskLookup(): this {
-    this.findTask = async (key) => {
-      const found = this.submits.find((submit) => submit.idempotencyKey === key);
+    this.findTask = async (key: string, ctx: FindContext) => {
+      this.lookups.push({ idempotencyKey: key, since: ctx.since });
+      const found = this.submits.findLast((submit) => submit.idempotencyKey === key);
       return found ? { taskId: found.taskId } : null;
     };
     return this;
   }
 
-  async submit(input: In, ctx: { idempotencyKey: string }) {
-    const step = this.submitScript.length > 1 ? this.submitScript.shift() : this.submitScript[0];
+  withCancel(): this {
+    this.cancel = async (taskId: string, _ctx: CheckContext) => {
+      this.cancels.push(taskId);
+    };
+    return this;
+  }
+
+  async submit(input: In, ctx: SubmitContext) {
+    this.calls++;
+    this.lastSubmitSignal = ctx.signal;
+    await this.duringSubmit?.();
+    const step =
+      this.submitDecider?.(this.calls) ??
+      (this.submitScript.length > 1 ? this.submitScript.shift() : this.submitScript[0]);
     if (step instanceof Error) throw step;
     const taskId = `${this.name}-task-${this.submits.length + 1}`;
     this.submits.push({ input, idempotencyKey: ctx.idempotencyKey, taskId });
+    if (step instanceof LostAnswer) throw step.error;
     return { taskId };
   }
 
-  async check(taskId: string): Promise<CheckResult<Out>> {
+  async check(taskId: string, ctx: CheckContext): Promise<CheckResult<Out>> {
     this.checks.push(taskId);
-    const step = this.checkScript.length > 1 ? this.checkScript.shift() : this.checkScript[0];
+    this.lastCheckSignal = ctx.signal;
+    const step =
+      this.checkDecider?.(taskId) ??
+      (this.checkScript.length > 1 ? this.checkScript.shift() : this.checkScript[0]);
     if (!step) throw new Error("no scripted check answer");
     if (step instanceof Error) throw step;
     return step;
@@ -87,4 +158,9 @@ export async function scriptedProviders(): Promise<ScriptedProviders> {
     tryon: new ScriptedProvider("tryon", image),
     faceswap: new ScriptedProvider("faceswap", image),
   };
+}
+
+/** The four providers in pipeline order. */
+export function allOf(providers: ScriptedProviders) {
+  return [providers.advice, providers.style, providers.tryon, providers.faceswap] as const;
 }

@@ -29,6 +29,10 @@ interface Backend {
   open(options?: { ttlSeconds?: number }): JobStore;
   /** Redis-backed drivers: the PTTL of a raw key, to prove every key expires. */
   pttl?(key: string): Promise<number>;
+  /** Redis-backed drivers: deletes a raw key (a record vanishing behind the store's back). */
+  del?(key: string): Promise<unknown>;
+  /** Redis-backed drivers: a member's score in a sorted set, or null. */
+  zscore?(key: string, member: string): Promise<number | null>;
   keyPrefix?: string;
   dispose(): Promise<void>;
 }
@@ -66,7 +70,13 @@ function describeJobStoreConformance(name: string, makeBackend: () => Backend, {
           taskId: "task-1",
           failures: 1,
           lastError: "429",
+          creates: 2,
+          unknownOutcomes: 1,
+          missingChecks: 1,
+          pausedAt: null,
         },
+        creates: 3,
+        watchedAt: 5,
         artifacts: { advice: { summary: "s", pieces: ["a", "b"], stylePrompt: "p", source: "offline" } },
       });
       await store.create(job);
@@ -133,6 +143,35 @@ function describeJobStoreConformance(name: string, makeBackend: () => Backend, {
       expect(await store.acquireLease(job.id, "b", 150)).toStrictEqual(job);
     });
 
+    it("renews a lease only for the token that holds it", async () => {
+      const store = open();
+      const job = makeStoredJob();
+      await store.create(job);
+      expect(await store.acquireLease(job.id, "a", 200)).not.toBeNull();
+      expect(await store.renewLease(job.id, "b", 60_000)).toBe(false);
+      expect(await store.renewLease(job.id, "a", 60_000)).toBe(true);
+      await sleep(300);
+      // Renewed past its first term: still a's, and b's renewal did not take it.
+      expect(await store.acquireLease(job.id, "b", 60_000)).toBeNull();
+      await store.releaseLease(job.id, "a");
+      expect(await store.renewLease(job.id, "a", 60_000)).toBe(false);
+      expect(await store.acquireLease(job.id, "b", 60_000)).toStrictEqual(job);
+    });
+
+    it("does not renew an expired lease, nor one another token took after it expired", async () => {
+      const store = open();
+      const job = makeStoredJob();
+      await store.create(job);
+      expect(await store.acquireLease(job.id, "a", 100)).not.toBeNull();
+      await sleep(200);
+      expect(await store.renewLease(job.id, "a", 60_000)).toBe(false);
+      expect(await store.acquireLease(job.id, "b", 150)).not.toBeNull();
+      expect(await store.renewLease(job.id, "a", 60_000)).toBe(false);
+      await sleep(250);
+      // b's lease kept its own short term: a's failed renewal changed nothing.
+      expect(await store.acquireLease(job.id, "c", 60_000)).toStrictEqual(job);
+    });
+
     it("answers null when leasing an unknown job, and leaves no lease behind", async () => {
       const store = open();
       const job = makeStoredJob();
@@ -169,6 +208,8 @@ function describeJobStoreConformance(name: string, makeBackend: () => Backend, {
       await store.acquireLease(job.id, "a", 60_000);
       await store.hit("c", 30_000);
       expect(await backend.pttl(keys.job(job.id))).toBeGreaterThan(HOUR_S * 1000 - 5_000);
+      expect(await backend.pttl(keys.active())).toBeGreaterThan(HOUR_S * 1000 - 5_000);
+      expect(await backend.pttl(keys.activeExpiry())).toBeGreaterThan(HOUR_S * 1000 - 5_000);
       expect(await backend.pttl(keys.lease(job.id))).toBeGreaterThan(55_000);
       expect(await backend.pttl(keys.counter("c"))).toBeGreaterThan(25_000);
       await store.compareAndSet(job, 0);
@@ -177,6 +218,30 @@ function describeJobStoreConformance(name: string, makeBackend: () => Backend, {
       );
       for (const ttl of ttls) expect(ttl).toBeGreaterThan(0);
     });
+
+    itWithRawKeys(
+      "drops index entries whose record vanished, and bounds each entry by its record's expiry",
+      async () => {
+        if (!backend.pttl || !backend.keyPrefix || !backend.del || !backend.zscore)
+          throw new Error(`${name} backend lacks raw-key access`);
+        const store = open({ ttlSeconds: HOUR_S });
+        const keys = keysFor(backend.keyPrefix);
+        const now = Date.now();
+        const gone = makeStoredJob({ nextCheckAt: now + 86_400_000, updatedAt: now });
+        const kept = makeStoredJob({ updatedAt: now });
+        await store.create(gone);
+        await store.create(kept);
+        const expiry = await backend.zscore(keys.activeExpiry(), gone.id);
+        expect(expiry).toBeGreaterThan(now + HOUR_S * 1000 - 5_000);
+        expect(expiry).toBeLessThan(now + HOUR_S * 1000 + 5_000);
+        expect(await backend.pttl(keys.activeExpiry())).toBeGreaterThan(0);
+        await backend.del(keys.job(gone.id));
+        expect(await store.countActive(now - 1_000)).toBe(1);
+        expect(await backend.zscore(keys.active(), gone.id)).toBeNull();
+        expect(await backend.zscore(keys.activeExpiry(), gone.id)).toBeNull();
+        expect(await store.create(makeStoredJob(), { max: 2, since: now - 1_000 })).toBeUndefined();
+      },
+    );
 
     it("indexes unfinished jobs by when they are due, and drops finished ones", async () => {
       const store = open();
@@ -199,6 +264,33 @@ function describeJobStoreConformance(name: string, makeBackend: () => Backend, {
       // A lost compare-and-set leaves the index alone too.
       expect(await store.compareAndSet({ ...dueSoon, status: "completed" }, 7)).toBeNull();
       expect(await store.listDue(now, 10)).toEqual([dueSoon.id]);
+    });
+
+    it("keeps paused jobs out of the due list and the in-progress count", async () => {
+      const store = open();
+      const now = Date.now();
+      const paused = makeStoredJob({ updatedAt: now - 5_000 });
+      await store.create(paused);
+      expect(await store.listDue(now, 10)).toEqual([paused.id]);
+      const current = paused.current && { ...paused.current, pausedAt: now };
+      expect(await store.compareAndSet({ ...paused, current, updatedAt: now }, 0)).not.toBeNull();
+      expect(await store.listDue(now + 60_000, 10)).toEqual([]);
+      expect(await store.countActive(0)).toBe(0);
+    });
+
+    it("neither lists nor counts a job whose record expired, however far ahead it was due", async () => {
+      const store = open({ ttlSeconds: 1 });
+      const now = Date.now();
+      const parked = makeStoredJob({ nextCheckAt: now + 86_400_000, updatedAt: now });
+      const due = makeStoredJob({ nextCheckAt: 0, updatedAt: now });
+      await store.create(parked);
+      await store.create(due);
+      expect(await store.countActive(now - 1_000)).toBe(2);
+      await sleep(1_200);
+      expect(await store.countActive(now - 1_000)).toBe(0);
+      expect(await store.listDue(now + 86_400_000, 10)).toEqual([]);
+      // The in-progress cap no longer sees them either.
+      await expect(store.create(makeStoredJob(), { max: 1, since: now - 1_000 })).resolves.toBeUndefined();
     });
 
     it("creates at most cap.max active jobs when a burst races for the last places", async () => {
@@ -413,6 +505,8 @@ describe.skipIf(!hasRedis)("Redis-backed stores", () => {
       keyPrefix,
       open: ({ ttlSeconds = HOUR_S } = {}) => open(keyPrefix, ttlSeconds),
       pttl: (key) => admin.pTTL(key),
+      del: (key) => admin.del(key),
+      zscore: (key, member) => admin.zScore(key, member),
       async dispose() {
         for await (const keys of admin.scanIterator({ MATCH: `${keyPrefix}:*`, COUNT: 100 })) {
           if (keys.length > 0) await admin.del(keys);

@@ -3,14 +3,16 @@ import { NextResponse } from "next/server";
 import { AppError, errorResponse } from "@/lib/errors";
 import { otherMethods } from "@/lib/http";
 import { sweepDueJobs } from "@/lib/jobs/sweep";
+import { invocationStopBy } from "@/lib/jobs/time-budget";
 import { getRuntime } from "@/lib/runtime";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");
-export const maxDuration = 60;
+// POLL_ROUTE_MAX_DURATION_S (lib/jobs/time-budget.ts).
+export const maxDuration = 120;
 
-/** Jobs per run and wall time per run: the sweep finishes well inside maxDuration. */
+/** Jobs per run and wall time to start them in: advances already begun end before maxDuration. */
 const SWEEP_LIMIT = 50;
 const SWEEP_BUDGET_MS = 40_000;
 
@@ -28,7 +30,8 @@ export async function GET(request: Request) {
     if (!isAuthorized(request.headers.get("authorization"), rt.config.cronSecret)) {
       throw new AppError("unauthorized", "This address is for the scheduled sweep only.");
     }
-    const result = await sweepDueJobs(rt, { limit: SWEEP_LIMIT, budgetMs: SWEEP_BUDGET_MS });
+    const stopBy = invocationStopBy(maxDuration);
+    const result = await sweepDueJobs(rt, { limit: SWEEP_LIMIT, budgetMs: SWEEP_BUDGET_MS, stopBy });
     return NextResponse.json(result, { headers: { "Cache-Control": "no-store" } });
   } catch (error) {
     return errorResponse(error);

@@ -4,6 +4,7 @@ import { otherMethods } from "@/lib/http";
 import { advance } from "@/lib/jobs/advance";
 import { parseJobId } from "@/lib/jobs/job-id";
 import { toPublicJob } from "@/lib/jobs/public-view";
+import { invocationStopBy } from "@/lib/jobs/time-budget";
 import { logEvent } from "@/lib/log";
 import { withinBudget } from "@/lib/request";
 import { getRuntime } from "@/lib/runtime";
@@ -11,7 +12,8 @@ import { getRuntime } from "@/lib/runtime";
 export const runtime = "nodejs";
 export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");
 export const dynamic = "force-dynamic";
-export const maxDuration = 60;
+// POLL_ROUTE_MAX_DURATION_S (lib/jobs/time-budget.ts): a check, a copied result and the next submit fit.
+export const maxDuration = 120;
 
 /** A slow provider never holds a poll longer than this; the advance goes on after the answer. */
 const POLL_BUDGET_MS = 8_000;
@@ -20,7 +22,8 @@ export async function GET(request: Request) {
   try {
     const jobId = parseJobId(new URL(request.url).searchParams.get("jobId"));
     const rt = getRuntime();
-    const work = advance(jobId, rt);
+    // The after() below is cut at maxDuration: no vendor call starts that could not end before it.
+    const work = advance(jobId, rt, { watcher: "person", stopBy: invocationStopBy(maxDuration) });
     after(() => work.catch((error: unknown) => logEvent("advance.failed", { jobId, error: String(error) })));
     const job = await withinBudget(work, POLL_BUDGET_MS, () => rt.store.get(jobId));
     if (!job) throw new AppError("job_not_found", "This job does not exist or has expired.");

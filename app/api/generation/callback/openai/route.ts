@@ -1,5 +1,5 @@
 import { nudgeJob } from "@/lib/callbacks/nudge-job";
-import { jobIdOfResponse, responseIdOfEvent } from "@/lib/callbacks/openai-event";
+import { responseIdOfEvent, taskOfResponse } from "@/lib/callbacks/openai-event";
 import { callbackAccepted, callbacksDisabled } from "@/lib/callbacks/responses";
 import { receiveSignedWebhook } from "@/lib/callbacks/signed-webhook";
 import { errorResponse } from "@/lib/errors";
@@ -25,7 +25,8 @@ export async function POST(request: Request) {
     if (duplicate) return callbackAccepted({ duplicate: true });
     const responseId = responseIdOfEvent(payload);
     if (!responseId) return callbackAccepted({ ignored: true });
-    await nudgeJob(rt, () => jobIdOfResponse(openai, responseId), {
+    // The response names its create's idempotency key: a create whose answer was lost is adopted.
+    await nudgeJob(rt, () => taskOfResponse(openai, responseId), {
       source: "openai",
       webhookId,
       responseId,
