@@ -163,7 +163,7 @@ export class Advancer {
       await step.cancel(rt, taskId, { signal: rt.signal });
       logEvent("step.task_cancelled", fields);
     } catch (error) {
-      logEvent("step.cancel_failed", { ...fields, error: String(error) });
+      logEvent("step.cancel_failed", { ...fields, error });
     }
   }
 

@@ -72,7 +72,7 @@ async function retractLater(rt: Runtime, jobId: string, guards: StartGuards, pho
     } catch (error) {
       if (Date.now() >= until) {
         // Past the window the create cannot land any more; only a create that landed stays unknown.
-        logEvent("start.create_unsettled", { jobId, error: String(error) });
+        logEvent("start.create_unsettled", { jobId, error });
         return;
       }
       await sleep(RETRACT_PAUSE_MS);

@@ -93,7 +93,7 @@ export class Lease {
       await this.store.releaseLease(this.jobId, this.token);
     } catch (error) {
       remember(memoryOf(this.store).unreleased, this.jobId, this.token);
-      logEvent("lease.release_failed", { jobId: this.jobId, error: String(error) });
+      logEvent("lease.release_failed", { jobId: this.jobId, error });
     }
   }
 }

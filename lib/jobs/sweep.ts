@@ -38,7 +38,7 @@ export async function sweepDueJobs(
         result.advanced++;
       } catch (error) {
         result.errors++;
-        logEvent("sweep.advance_failed", { jobId, error: String(error) });
+        logEvent("sweep.advance_failed", { jobId, error });
       }
     }
   };

@@ -11,8 +11,7 @@ import type { Providers } from "@/lib/providers/types";
 
 /** Keeps work alive after the response when called inside a request; a plain promise elsewhere. */
 function runInBackground(work: () => Promise<void>): void {
-  const guarded = () =>
-    work().catch((error: unknown) => logEvent("background.failed", { error: String(error) }));
+  const guarded = () => work().catch((error: unknown) => logEvent("background.failed", { error }));
   try {
     after(guarded);
   } catch {

@@ -53,7 +53,7 @@ export interface OpenAIAdviceProviderOptions {
 const CHECK_HINT_MS = 1_500;
 
 const fireAndForget = (work: () => Promise<void>): void => {
-  work().catch((error: unknown) => logEvent("openai.fallback_crashed", { error: String(error) }));
+  work().catch((error: unknown) => logEvent("openai.fallback_crashed", { error }));
 };
 
 /** Reads the fields we use from an SDK answer, which the SDK does not validate at run time. */

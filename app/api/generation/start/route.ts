@@ -28,11 +28,7 @@ export async function POST(request: Request) {
       : await startJob(rt, await readStartForm(request, rt.config.uploadDeadlines), client);
     // The first step starts after the answer; if this dies, the first poll picks the work up.
     if (!replayed) {
-      after(() =>
-        advance(jobId, rt).catch((error: unknown) =>
-          logEvent("advance.failed", { jobId, error: String(error) }),
-        ),
-      );
+      after(() => advance(jobId, rt).catch((error: unknown) => logEvent("advance.failed", { jobId, error })));
     }
     return NextResponse.json(
       { jobId },

@@ -24,7 +24,7 @@ export async function GET(request: Request) {
     const rt = getRuntime();
     // The after() below is cut at maxDuration: no vendor call starts that could not end before it.
     const work = advance(jobId, rt, { watcher: "person", stopBy: invocationStopBy(maxDuration) });
-    after(() => work.catch((error: unknown) => logEvent("advance.failed", { jobId, error: String(error) })));
+    after(() => work.catch((error: unknown) => logEvent("advance.failed", { jobId, error })));
     const job = await withinBudget(work, POLL_BUDGET_MS, () => rt.store.get(jobId));
     if (!job) throw new AppError("job_not_found", "This job does not exist or has expired.");
     return NextResponse.json(toPublicJob(job), { headers: { "Cache-Control": "no-store" } });
