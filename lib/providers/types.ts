@@ -22,6 +22,8 @@ export class ProviderError extends Error {
   readonly outcome: CreateOutcome | undefined;
   /** Set by a check: the vendor does not know the task (a 404). It is checked again before a new attempt. */
   readonly taskMissing: boolean;
+  /** The vendor's HTTP status when it answered with one: adapters branch on it (a 404), the engine does not. */
+  readonly httpStatus: number | undefined;
 
   constructor(
     kind: ProviderErrorKind,
@@ -31,6 +33,7 @@ export class ProviderError extends Error {
       retryAfterMs?: number;
       outcome?: CreateOutcome;
       taskMissing?: boolean;
+      httpStatus?: number;
       cause?: unknown;
     } = {},
   ) {
@@ -41,6 +44,7 @@ export class ProviderError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.outcome = options.outcome;
     this.taskMissing = options.taskMissing ?? false;
+    this.httpStatus = options.httpStatus;
   }
 }
 

@@ -379,6 +379,25 @@ describe("create outcomes", () => {
     expect(emulator.createRequests()).toHaveLength(2);
   });
 
+  it("sends each request once, though Replicate's own client would repeat it", async () => {
+    // The `replicate` package retries 429, 5xx and network errors by itself; the pipeline owns retries.
+    emulator.faults.push({ on: "create", kind: "reset" });
+    expect((await submitted()).outcome).toBe("unknown");
+    expect(emulator.createRequests()).toHaveLength(1);
+    const p = provider();
+    const { taskId } = await p.submit(input, ctx());
+    const checks = emulator.checks;
+    emulator.faults.push({ on: "get", kind: "http", status: 503 });
+    expect(await rejection(p.check(taskId, checkCtx()))).toMatchObject({
+      kind: "transient",
+      httpStatus: 503,
+    });
+    expect(emulator.checks - checks).toBe(0);
+    emulator.faults.push({ on: "get", kind: "reset" });
+    expect(await rejection(p.check(taskId, checkCtx()))).toMatchObject({ kind: "transient" });
+    expect(emulator.checks - checks).toBe(1);
+  });
+
   it("gives creates their own, longer timeout than checks", async () => {
     const p = provider({ timeoutMs: 150, createTimeoutMs: 3_000 });
     emulator.faults.push({ on: "create", kind: "late", ms: 500 });

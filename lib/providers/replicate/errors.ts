@@ -1,3 +1,4 @@
+import { retryAfterMs } from "@/lib/providers/retry-after";
 import { ProviderError } from "@/lib/providers/types";
 
 /** The sentences a person reads; raw vendor detail goes to the log only. */
@@ -14,16 +15,6 @@ export const REPLICATE_MESSAGES = {
 const CONTENT_WORDS = /nsfw|safety|unsafe|content polic|inappropriate|explicit|sensitive content/i;
 const NO_FACE_WORDS =
   /no faces?\b|face (was |is )?not (detected|found)|(could not|couldn't|cannot|can't|unable to|failed to) (find|detect) (a |any )?face/i;
-
-/** `Retry-After` in seconds (Replicate's form) or as an HTTP date. */
-export function retryAfterMsFrom(headers: Headers, now = Date.now()): number | undefined {
-  const raw = headers.get("retry-after");
-  if (!raw) return undefined;
-  const seconds = Number.parseFloat(raw);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(raw);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
 
 export interface HttpFailure {
   status: number;
@@ -44,8 +35,10 @@ export function classifyHttpFailure({
 }: HttpFailure): ProviderError {
   const detail = `replicate HTTP ${status} on ${request}: ${bodyExcerpt}`;
   if (status === 429) {
-    const retryAfterMs = retryAfterMsFrom(headers);
-    return new ProviderError("transient", REPLICATE_MESSAGES.busy, { detail, retryAfterMs });
+    return new ProviderError("transient", REPLICATE_MESSAGES.busy, {
+      detail,
+      retryAfterMs: retryAfterMs(headers),
+    });
   }
   // 401/403: a bad token; 402: no credit on the account. Neither gets better by retrying.
   if (status === 401 || status === 402 || status === 403) {
