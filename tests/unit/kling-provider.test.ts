@@ -223,6 +223,12 @@ describe("auth", () => {
     expect((claims.exp ?? 0) - (claims.nbf ?? 0)).toBe(1_860);
   });
 
+  it("names the missing setting when a key or the base URL is empty", () => {
+    expect(() => providers({ accessKey: "" })).toThrow("KLING_ACCESS_KEY is not set");
+    expect(() => providers({ secretKey: "" })).toThrow("KLING_SECRET_KEY is not set");
+    expect(() => providers({ baseUrl: "" })).toThrow("KLING_API_BASE_URL is not set");
+  });
+
   it("reports a wrong secret as a permanent outage, with the reason only in the detail", async () => {
     const { style } = providers({ secretKey: "not-the-secret" });
     const error = await rejection(style.submit(styleInput(), submitCtx("job5-style-1")));

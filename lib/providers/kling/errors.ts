@@ -54,10 +54,9 @@ export class KlingApiError extends ProviderError {
   constructor(
     kind: ProviderErrorKind,
     message: string,
-    readonly httpStatus: number,
     readonly code: number | undefined,
     readonly vendorMessage: string,
-    options: { detail: string; retryAfterMs?: number; outcome: CreateOutcome },
+    options: { detail: string; retryAfterMs?: number; outcome: CreateOutcome; httpStatus: number },
   ) {
     super(kind, message, options);
     this.name = "KlingApiError";
@@ -117,7 +116,7 @@ export function errorFromAnswer(answer: KlingErrorAnswer): KlingApiError {
   const retryAfterMs =
     kind === "transient" ? Math.max(MIN_RETRY_AFTER_MS, answer.retryAfterMs ?? 0) : undefined;
   const outcome = outcomeOf(code, httpStatus);
-  return new KlingApiError(kind, sentence, httpStatus, code, message, { detail, retryAfterMs, outcome });
+  return new KlingApiError(kind, sentence, code, message, { detail, retryAfterMs, outcome, httpStatus });
 }
 
 /**
@@ -155,13 +154,4 @@ export function errorFromTaskFailure(
     detail,
     retryAfterMs: MIN_RETRY_AFTER_MS,
   });
-}
-
-/** Reads Retry-After (seconds or an HTTP date) as milliseconds. */
-export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1_000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

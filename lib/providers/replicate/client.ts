@@ -7,6 +7,7 @@ import {
 import { redactor } from "@/lib/providers/redact";
 import { logSuspectSetting } from "@/lib/providers/setting-hint";
 import { ProviderError } from "@/lib/providers/types";
+import { DEFAULT_CREATE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from "@/lib/providers/vendor-timeouts";
 import { classifyHttpFailure, REPLICATE_MESSAGES } from "./errors";
 import {
   type Prediction,
@@ -50,9 +51,6 @@ export interface ReplicateClient {
   /** One page of `GET /v1/predictions?{query}`, or null when the answer is not a prediction list. */
   listPredictions(query: string, signal: AbortSignal): Promise<PredictionPage | null>;
 }
-
-export const DEFAULT_TIMEOUT_MS = 20_000;
-export const DEFAULT_CREATE_TIMEOUT_MS = 45_000;
 
 /** The client's ApiError (not exported at run time): the request it made and the answer it got. */
 interface ApiError extends Error {
