@@ -49,13 +49,12 @@ const RULES_BY_CODE_RANGE: ReadonlyArray<readonly [number, number, CodeRule]> = 
   [5000, 5999, rule("transient", KLING_SENTENCES.trouble, "server error")],
 ];
 
-/** A Kling error answer: a ProviderError that also keeps the raw fields, for branching and logs. */
+/** A Kling error answer: a ProviderError that also keeps Kling's business code, to branch on. */
 export class KlingApiError extends ProviderError {
   constructor(
     kind: ProviderErrorKind,
     message: string,
     readonly code: number | undefined,
-    readonly vendorMessage: string,
     options: { detail: string; retryAfterMs?: number; outcome: CreateOutcome; httpStatus: number },
   ) {
     super(kind, message, options);
@@ -116,7 +115,7 @@ export function errorFromAnswer(answer: KlingErrorAnswer): KlingApiError {
   const retryAfterMs =
     kind === "transient" ? Math.max(MIN_RETRY_AFTER_MS, answer.retryAfterMs ?? 0) : undefined;
   const outcome = outcomeOf(code, httpStatus);
-  return new KlingApiError(kind, sentence, code, message, { detail, retryAfterMs, outcome, httpStatus });
+  return new KlingApiError(kind, sentence, code, { detail, retryAfterMs, outcome, httpStatus });
 }
 
 /**
