@@ -168,13 +168,13 @@ describe("Replicate face-swap provider against the emulator", () => {
 
   it("asks for a completed webhook only when a webhook URL is given", async () => {
     await provider({
-      webhookUrl: () => "https://studio.example.com/api/hooks/replicate?jobId=job-1",
+      webhookUrl: () => `${photosUrl}/api/hooks/replicate?jobId=job-1`,
     }).submit(input, ctx());
     await provider({ webhookUrl: () => undefined }).submit(input, ctx());
     const [hooked, plain] = emulator.createRequests();
     // The submit's key rides in the URL: every delivery (the `start` one too) names its submit.
     expect(hooked?.body).toMatchObject({
-      webhook: "https://studio.example.com/api/hooks/replicate?jobId=job-1&idempotency_key=job-1-faceswap-1",
+      webhook: `${photosUrl}/api/hooks/replicate?jobId=job-1&idempotency_key=job-1-faceswap-1`,
       webhook_events_filter: ["completed"],
     });
     expect(plain?.body).not.toHaveProperty("webhook");
@@ -408,7 +408,8 @@ describe("create outcomes", () => {
 });
 
 describe("findTask", () => {
-  const HOOK = "https://studio.example.com/api/generation/callback/replicate?jobId=job-1";
+  // On 127.0.0.1 (the photo server answers the emulator's deliveries): tests reach no other host.
+  const hook = () => `${photosUrl}/api/generation/callback/replicate?jobId=job-1`;
   const since = () => Date.now() - 1_000;
   const find = (p: TaskProvider<FaceSwapInput, ImageResult>, key: string, from: number) =>
     p.findTask?.(key, { signal: AbortSignal.timeout(5_000), since: from }) ?? Promise.resolve(null);
@@ -435,11 +436,11 @@ describe("findTask", () => {
       showsWebhook: true,
     });
     try {
-      const p = provider({ webhookUrl: () => HOOK }, showing);
+      const p = provider({ webhookUrl: hook }, showing);
       const from = since();
       await loseCreate(p, showing);
       // 250 newer predictions of other jobs put ours on the third page of 100.
-      showing.seedPredictions(250, { ageMs: -5_000, webhook: `${HOOK}&idempotency_key=job-2-faceswap-1` });
+      showing.seedPredictions(250, { ageMs: -5_000, webhook: `${hook()}&idempotency_key=job-2-faceswap-1` });
       const found = await find(p, "job-1-faceswap-1", from);
       expect(showing.listRequests).toBe(3);
       expect(showing.createRequests()).toHaveLength(1);
@@ -453,7 +454,7 @@ describe("findTask", () => {
   });
 
   it("with a webhook Replicate does not show (as documented): cannot tell once anything exists", async () => {
-    const p = provider({ webhookUrl: () => HOOK });
+    const p = provider({ webhookUrl: hook });
     const from = since();
     expect(await find(p, "job-1-faceswap-1", from)).toBeNull();
     await loseCreate(p, emulator);
