@@ -1,4 +1,14 @@
-/** The contract every provider speaks, offline or real (DESIGN.md, "The pipeline"). */
+/**
+ * The contract every provider speaks, offline or real (DESIGN.md, "The pipeline").
+ *
+ * Every vendor folder (openai/, kling/, replicate/) has the same rooms: `index.ts` (the options type
+ * and the factory building the TaskProvider), `client.ts` (`create<Vendor>Client`: the vendor's
+ * operations, official SDK inside where one exists, every failure a ProviderError), `schemas.ts` (the
+ * answers, checked with zod), `errors.ts` (`<VENDOR>_MESSAGES`, the sentences a person reads, and the
+ * classification), and one file per lookup (kling/find-task.ts, replicate/find-prediction.ts,
+ * openai/response-key.ts). What every vendor shares lives here once:
+ * create-outcome.ts, retry-after.ts, redact.ts, setting-hint.ts, vendor-timeouts.ts.
+ */
 
 /** Classifies a failure: transient ones are retried with backoff, permanent ones end the job. */
 export type ProviderErrorKind = "transient" | "permanent";

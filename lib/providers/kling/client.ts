@@ -3,7 +3,7 @@ import { redactor } from "@/lib/providers/redact";
 import { retryAfterMs } from "@/lib/providers/retry-after";
 import { logSuspectSetting } from "@/lib/providers/setting-hint";
 import { DEFAULT_CREATE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from "@/lib/providers/vendor-timeouts";
-import { errorFromAnswer, KLING_SENTENCES, KlingApiError, transientError } from "./errors";
+import { errorFromAnswer, KLING_MESSAGES, KlingApiError, transientError } from "./errors";
 import {
   type KlingTask,
   klingEnvelopeSchema,
@@ -64,7 +64,7 @@ function parseTask(data: unknown, what: string): KlingTask {
   const parsed = klingTaskSchema.safeParse(data);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
-  throw transientError(KLING_SENTENCES.unreadable, `Kling ${what}: unexpected task data (${issues})`);
+  throw transientError(KLING_MESSAGES.unreadable, `Kling ${what}: unexpected task data (${issues})`);
 }
 
 /** Kling's HTTP layer: JWT auth, the `{code, message, request_id, data}` envelope and its errors. */
@@ -84,7 +84,7 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
     } catch (error) {
       const timedOut = wasAbortedOrTimedOut(error);
       throw transientError(
-        timedOut ? KLING_SENTENCES.timeout : KLING_SENTENCES.trouble,
+        timedOut ? KLING_MESSAGES.timeout : KLING_MESSAGES.trouble,
         redact(`Kling ${operation}: ${timedOut ? "aborted or timed out" : String(error)}`),
         error,
         outcomeOfNetworkError(error),
@@ -133,7 +133,7 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
         });
       }
       throw transientError(
-        KLING_SENTENCES.unreadable,
+        KLING_MESSAGES.unreadable,
         redact(
           `Kling ${operation}: HTTP 200 with an unreadable body: ${JSON.stringify(text.slice(0, MAX_DETAIL_BODY_CHARS))}`,
         ),

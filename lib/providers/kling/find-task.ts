@@ -1,6 +1,6 @@
 import { ProviderError } from "@/lib/providers/types";
 import type { KlingClient } from "./client";
-import { KLING_SENTENCES, MIN_RETRY_AFTER_MS } from "./errors";
+import { KLING_MESSAGES, MIN_RETRY_AFTER_MS } from "./errors";
 import { createdAtMs } from "./schemas";
 
 /** Kling's largest page (`pageSize` 1–500). */
@@ -21,7 +21,7 @@ export interface TaskLookup {
 }
 
 const cannotTell = (path: string, why: string) =>
-  new ProviderError("transient", KLING_SENTENCES.trouble, {
+  new ProviderError("transient", KLING_MESSAGES.trouble, {
     detail: `Kling GET ${path} (task lookup): ${why}`,
     retryAfterMs: MIN_RETRY_AFTER_MS,
   });

@@ -12,7 +12,7 @@ import {
   type TryOnInput,
 } from "@/lib/providers/types";
 import { createKlingClient, type KlingClient } from "./client";
-import { errorFromTaskFailure, KLING_SENTENCES, KlingApiError } from "./errors";
+import { errorFromTaskFailure, KLING_MESSAGES, KlingApiError } from "./errors";
 import { findTaskByExternalId } from "./find-task";
 import { klingOutputSources } from "./output-sources";
 import type { KlingTask } from "./schemas";
@@ -74,7 +74,7 @@ function resultOf(task: KlingTask, pollMs: number): CheckResult<ImageResult> {
       if (url) return { state: "succeeded", output: { image: { url } } };
       return {
         state: "failed",
-        error: new ProviderError("permanent", KLING_SENTENCES.noImage, {
+        error: new ProviderError("permanent", KLING_MESSAGES.noImage, {
           detail: `Kling task ${task.task_id} succeeded without task_result.images[0].url`,
         }),
       };
@@ -110,7 +110,7 @@ function createKlingTaskProvider<In>(
       found = await findTask(idempotencyKey, { signal, since: Date.now() - DUPLICATE_LOOKBACK_MS });
     } catch (lookupError) {
       // Refused either way (nothing new was made), but whether an earlier task holds the key is open.
-      throw new ProviderError("transient", KLING_SENTENCES.trouble, {
+      throw new ProviderError("transient", KLING_MESSAGES.trouble, {
         detail: `${error.detail}; the lookup of its external_task_id failed: ${describe(lookupError)}`,
         outcome: "not_created",
         cause: lookupError,
@@ -134,7 +134,7 @@ function createKlingTaskProvider<In>(
           ...(callback ? { callback_url: callback } : {}),
         };
       } catch (error) {
-        throw notSentError(error, KLING_SENTENCES.trouble, kind.name);
+        throw notSentError(error, KLING_MESSAGES.trouble, kind.name);
       }
       try {
         const task = await client.createTask(kind.path, body, ctx.signal);
@@ -153,7 +153,7 @@ function createKlingTaskProvider<In>(
       } catch (error) {
         // Kling does not know the task: checked again before any new (paid) attempt.
         if (error instanceof ProviderError && error.httpStatus === 404)
-          throw taskMissingError(KLING_SENTENCES.trouble, error.detail, error);
+          throw taskMissingError(KLING_MESSAGES.trouble, error.detail, error);
         throw error;
       }
       return resultOf(task, kind.pollMs);
