@@ -1,7 +1,10 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { outcomeOfNetworkError, wasAbortedOrTimedOut, withOutcome } from "@/lib/providers/create-outcome";
+import { withDeadline } from "@/lib/providers/deadline";
 import { redactor } from "@/lib/providers/redact";
 import { retryAfterMs } from "@/lib/providers/retry-after";
 import { requireSetting } from "@/lib/providers/setting-hint";
@@ -67,5 +70,50 @@ describe("requireSetting and withOutcome", () => {
   it("keeps the vendor's HTTP status when it marks a create's outcome", () => {
     const refused = new ProviderError("permanent", "No.", { httpStatus: 401, detail: "HTTP 401" });
     expect(withOutcome(refused, "not_created")).toMatchObject({ httpStatus: 401, outcome: "not_created" });
+  });
+});
+
+describe("withDeadline", () => {
+  it("ends a call that gets no answer at its deadline, garbage collection or not", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const started = Date.now();
+      const call = withDeadline(new AbortController().signal, 200, (signal) => fetch(url, { signal })).catch(
+        (error: unknown) => error,
+      );
+      for (let round = 0; round < 5; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        gc();
+      }
+      const outcome = await Promise.race([
+        call,
+        new Promise((resolve) => setTimeout(resolve, 3_000, "pending")),
+      ]);
+      expect(wasAbortedOrTimedOut(outcome)).toBe(true);
+      expect((outcome as Error).name).toBe("TimeoutError");
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it("follows the caller's signal too", async () => {
+    const caller = new AbortController();
+    const seen = withDeadline(
+      caller.signal,
+      60_000,
+      (signal) =>
+        new Promise((_, reject) => {
+          signal.addEventListener("abort", () => reject(signal.reason));
+        }),
+    ).catch((error: unknown) => error);
+    caller.abort(new DOMException("stopped", "AbortError"));
+    expect(((await seen) as Error).name).toBe("AbortError");
+    expect(await withDeadline(caller.signal, 60_000, async () => "done")).toBe("done");
   });
 });

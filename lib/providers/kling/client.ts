@@ -1,4 +1,5 @@
 import { outcomeOfNetworkError, wasAbortedOrTimedOut } from "@/lib/providers/create-outcome";
+import { withDeadline } from "@/lib/providers/deadline";
 import { redactor } from "@/lib/providers/redact";
 import { retryAfterMs } from "@/lib/providers/retry-after";
 import { logSuspectSetting } from "@/lib/providers/setting-hint";
@@ -99,15 +100,17 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
         ? (options.createTimeoutMs ?? DEFAULT_CREATE_TIMEOUT_MS)
         : (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const jwt = await tokens.token();
-    const { response, text } = await exchange(
-      `${baseUrl}${path}`,
-      {
-        method,
-        headers: { Authorization: `Bearer ${jwt}`, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-      },
-      operation,
+    const { response, text } = await withDeadline(signal, timeoutMs, (signal) =>
+      exchange(
+        `${baseUrl}${path}`,
+        {
+          method,
+          headers: { Authorization: `Bearer ${jwt}`, "Content-Type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal,
+        },
+        operation,
+      ),
     );
     const offsetMs = skew.observe(response.headers.get("date"));
     const envelope = klingEnvelopeSchema.safeParse(parseJson(text));

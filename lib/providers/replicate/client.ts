@@ -4,6 +4,7 @@ import {
   outcomeOfNetworkError,
   wasAbortedOrTimedOut,
 } from "@/lib/providers/create-outcome";
+import { withDeadline } from "@/lib/providers/deadline";
 import { redactor } from "@/lib/providers/redact";
 import { logSuspectSetting } from "@/lib/providers/setting-hint";
 import { ProviderError } from "@/lib/providers/types";
@@ -144,9 +145,10 @@ export function createReplicateClient(options: ReplicateClientOptions): Replicat
     run: (client: Replicate, signal: AbortSignal) => Promise<T>,
     create = false,
   ): Promise<T> {
-    const deadline = AbortSignal.timeout(create ? createTimeoutMs : timeoutMs);
     try {
-      return await run(replicate(), AbortSignal.any([signal, deadline]));
+      return await withDeadline(signal, create ? createTimeoutMs : timeoutMs, (signal) =>
+        run(replicate(), signal),
+      );
     } catch (error) {
       throw failure(error, operation, create);
     }
