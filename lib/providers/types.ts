@@ -5,9 +5,10 @@
  * and the factory building the TaskProvider), `client.ts` (`create<Vendor>Client`: the vendor's
  * operations, official SDK inside where one exists, every failure a ProviderError), `schemas.ts` (the
  * answers, checked with zod), `errors.ts` (`<VENDOR>_MESSAGES`, the sentences a person reads, and the
- * classification), and one file per lookup (kling/find-task.ts, replicate/find-prediction.ts,
- * openai/response-key.ts). What every vendor shares lives here once:
- * create-outcome.ts, retry-after.ts, redact.ts, setting-hint.ts, vendor-timeouts.ts.
+ * classification), `output-sources.ts` where the vendor answers with image URLs, and one file per
+ * lookup (kling/find-task.ts, replicate/find-prediction.ts, openai/response-key.ts). What every vendor
+ * shares lives here once: create-outcome.ts, deadline.ts, retry-after.ts, redact.ts, setting-hint.ts,
+ * vendor-timeouts.ts, api-origin.ts.
  */
 
 /** Classifies a failure: transient ones are retried with backoff, permanent ones end the job. */
