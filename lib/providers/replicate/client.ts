@@ -1,9 +1,5 @@
 import Replicate from "replicate";
-import {
-  outcomeOfHttpStatus,
-  outcomeOfNetworkError,
-  wasAbortedOrTimedOut,
-} from "@/lib/providers/create-outcome";
+import { outcomeOfNetworkError, wasAbortedOrTimedOut } from "@/lib/providers/create-outcome";
 import { withDeadline } from "@/lib/providers/deadline";
 import { redactor } from "@/lib/providers/redact";
 import { logSuspectSetting } from "@/lib/providers/setting-hint";
@@ -122,18 +118,12 @@ export function createReplicateClient(options: ReplicateClientOptions): Replicat
         REPLICATE_FACESWAP_MODEL: options.model,
       });
     }
-    const classified = classifyHttpFailure({
+    return classifyHttpFailure({
       status,
       headers,
       request,
       bodyExcerpt: body.slice(0, 300),
       model: options.model,
-    });
-    return new ProviderError(classified.kind, classified.message, {
-      detail: classified.detail,
-      retryAfterMs: classified.retryAfterMs,
-      outcome: outcomeOfHttpStatus(status),
-      httpStatus: status,
       cause: error,
     });
   }

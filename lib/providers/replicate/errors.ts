@@ -1,3 +1,4 @@
+import { outcomeOfHttpStatus } from "@/lib/providers/create-outcome";
 import { retryAfterMs } from "@/lib/providers/retry-after";
 import { ProviderError } from "@/lib/providers/types";
 
@@ -23,36 +24,48 @@ export interface HttpFailure {
   request: string;
   bodyExcerpt: string;
   model: string;
+  /** The client's error, kept as the cause. */
+  cause?: unknown;
 }
 
-/** Sorts a non-2xx answer into a ProviderError. */
+/**
+ * Sorts a non-2xx answer into a ProviderError, with the status and what it says about a create:
+ * a 4xx refused it (nothing was made), a 5xx may have made it.
+ */
 export function classifyHttpFailure({
   status,
   headers,
   request,
   bodyExcerpt,
   model,
+  cause,
 }: HttpFailure): ProviderError {
-  const detail = `replicate HTTP ${status} on ${request}: ${bodyExcerpt}`;
+  const answered = {
+    detail: `replicate HTTP ${status} on ${request}: ${bodyExcerpt}`,
+    outcome: outcomeOfHttpStatus(status),
+    httpStatus: status,
+    cause,
+  };
   if (status === 429) {
     return new ProviderError("transient", REPLICATE_MESSAGES.busy, {
-      detail,
+      ...answered,
       retryAfterMs: retryAfterMs(headers),
     });
   }
   // 401/403: a bad token; 402: no credit on the account. Neither gets better by retrying.
   if (status === 401 || status === 402 || status === 403) {
-    return new ProviderError("permanent", REPLICATE_MESSAGES.unavailable, { detail });
+    return new ProviderError("permanent", REPLICATE_MESSAGES.unavailable, answered);
   }
   if (status === 404) {
     return new ProviderError("permanent", REPLICATE_MESSAGES.unavailable, {
-      detail: `${detail} (model "${model}" not found, or not runnable without a version id)`,
+      ...answered,
+      detail: `${answered.detail} (model "${model}" not found, or not runnable without a version id)`,
     });
   }
   if (status === 400 || status === 413 || status === 422) {
-    return new ProviderError("permanent", REPLICATE_MESSAGES.badInput, { detail });
+    return new ProviderError("permanent", REPLICATE_MESSAGES.badInput, answered);
   }
-  return new ProviderError("transient", REPLICATE_MESSAGES.hiccup, { detail });
+  return new ProviderError("transient", REPLICATE_MESSAGES.hiccup, answered);
 }
 
 /** Sorts a prediction that ended `failed` by its error text; unknown errors are retried. */
