@@ -61,13 +61,10 @@ const isApiError = (error: unknown): error is ApiError =>
 /** The answer's body, which the client has read into its message: "Request to … failed with status …: {body}." */
 const bodyOf = (error: ApiError) => error.message.slice(error.message.indexOf(": ") + 2, -1);
 
-/**
- * A fetch that sends each request once: Replicate's `request()` retries 429, 5xx and network errors on
- * its own, creates included (a reset would pay twice), so every repeat of one request (the client reuses
- * its `init`) gets the first answer and only the pipeline retries.
- */
+/** One HTTP request per call: the client retries 429, 5xx and network errors itself, creates included. */
 function answeringOnce(doFetch: typeof fetch): typeof fetch {
   const answers = new WeakMap<object, Promise<Response>>();
+  // The client reuses one `init` for a request's repeats: each repeat gets the first answer.
   return (url, init) => {
     if (!init) return doFetch(url, init);
     const answer = answers.get(init) ?? doFetch(url, init);
