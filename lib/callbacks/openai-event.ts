@@ -1,7 +1,7 @@
-import OpenAI, { NotFoundError } from "openai";
 import { z } from "zod";
 import type { AppConfig } from "@/lib/config";
 import { logEvent } from "@/lib/log";
+import { createOpenAIResponseKeyReader, type ResponseKey } from "@/lib/providers/openai";
 import { jobIdOfIdempotencyKey } from "./callback-urls";
 
 type OpenAIConfig = NonNullable<AppConfig["openai"]>;
@@ -12,34 +12,18 @@ const responseEventSchema = z.object({
   data: z.object({ id: z.string().min(1) }),
 });
 
-/** The advice request records its idempotency key in the response's metadata. */
-const responseMetadataSchema = z.object({
-  metadata: z.record(z.string(), z.string()).nullish(),
-});
-
-const RETRIEVE_TIMEOUT_MS = 10_000;
-
 /** The response an event is about, or null for events of other kinds (batches, evals, …). */
 export function responseIdOfEvent(payload: unknown): string | null {
   const parsed = responseEventSchema.safeParse(payload);
   return parsed.success ? parsed.data.data.id : null;
 }
 
-let cached: { config: OpenAIConfig; client: OpenAI } | undefined;
-
-function clientFor(config: OpenAIConfig): OpenAI {
-  if (cached?.config !== config) {
-    cached = {
-      config,
-      client: new OpenAI({ apiKey: config.apiKey, baseURL: config.baseURL, maxRetries: 0 }),
-    };
-  }
-  return cached.client;
-}
+let cached: { config: OpenAIConfig; readKey: (responseId: string) => Promise<ResponseKey> } | undefined;
 
 /**
- * The job a response belongs to, read from the response itself with our own key (the event only
- * names it). Null for a response that is not ours: the project webhook sees every response.
+ * The job a response belongs to, read from the response itself with our own key through the advice
+ * adapter (the event only names it). Null for a response that is not ours: the project webhook sees
+ * every response.
  */
 export async function jobIdOfResponse(config: OpenAIConfig, responseId: string): Promise<string | null> {
   return (await taskOfResponse(config, responseId))?.jobId ?? null;
@@ -53,18 +37,13 @@ export async function taskOfResponse(
   config: OpenAIConfig,
   responseId: string,
 ): Promise<{ jobId: string; foundTask: { idempotencyKey: string; taskId: string } } | null> {
-  let response: unknown;
-  try {
-    response = await clientFor(config).responses.retrieve(responseId, undefined, {
-      timeout: RETRIEVE_TIMEOUT_MS,
-    });
-  } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
+  if (cached?.config !== config) cached = { config, readKey: createOpenAIResponseKeyReader(config) };
+  const response = await cached.readKey(responseId);
+  if (!response.known) {
     logEvent("callback.unknown_response", { source: "openai", responseId });
     return null;
   }
-  const parsed = responseMetadataSchema.safeParse(response);
-  const key = parsed.success ? parsed.data.metadata?.idempotency_key : undefined;
+  const key = response.idempotencyKey;
   const jobId = key ? jobIdOfIdempotencyKey(key) : null;
   return key && jobId ? { jobId, foundTask: { idempotencyKey: key, taskId: responseId } } : null;
 }

@@ -28,16 +28,30 @@ const NOT_SENT_CODES = new Set([
 
 const MAX_CAUSE_DEPTH = 6;
 
-/** The `code` of the error or of one of its causes (fetch wraps the socket's error as `cause`). */
-function errorCodes(error: unknown): string[] {
-  const codes: string[] = [];
+/** The error and its causes, outermost first (fetch and the SDKs wrap the socket's error as `cause`). */
+function causeChain(error: unknown): object[] {
+  const chain: object[] = [];
   let current: unknown = error;
   for (let depth = 0; depth < MAX_CAUSE_DEPTH && current instanceof Object; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string") codes.push(code);
+    chain.push(current);
     current = (current as { cause?: unknown }).cause;
   }
-  return codes;
+  return chain;
+}
+
+function errorCodes(error: unknown): string[] {
+  return causeChain(error).flatMap((link) => {
+    const code = (link as { code?: unknown }).code;
+    return typeof code === "string" ? [code] : [];
+  });
+}
+
+/** The call was given up by us: its signal aborted, or its timeout (`AbortSignal.timeout`) fired. */
+export function wasAbortedOrTimedOut(error: unknown): boolean {
+  return causeChain(error).some((link) => {
+    const name = (link as { name?: unknown }).name;
+    return name === "TimeoutError" || name === "AbortError";
+  });
 }
 
 /** A create that failed in the network: `not_created` only when the request provably never left. */
@@ -57,6 +71,7 @@ export function withOutcome(error: ProviderError, outcome: CreateOutcome): Provi
     detail: error.detail,
     retryAfterMs: error.retryAfterMs,
     taskMissing: error.taskMissing,
+    httpStatus: error.httpStatus,
     outcome,
     cause: error,
   });

@@ -12,3 +12,9 @@ export function logSuspectSetting(
 ): void {
   logEvent("config.suspect", { setting, ...values, answered: answered.slice(0, 300) });
 }
+
+/** A required setting, or the error that names it (`KLING_SECRET_KEY is not set`) when it is empty. */
+export function requireSetting(name: string, value: string | undefined): string {
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}

@@ -1,4 +1,15 @@
-/** The contract every provider speaks, offline or real (DESIGN.md, "The pipeline"). */
+/**
+ * The contract every provider speaks, offline or real (DESIGN.md, "The pipeline").
+ *
+ * Every vendor folder (openai/, kling/, replicate/) has the same rooms: `index.ts` (the options type
+ * and the factory building the TaskProvider), `client.ts` (`create<Vendor>Client`: the vendor's
+ * operations, official SDK inside where one exists, every failure a ProviderError), `schemas.ts` (the
+ * answers, checked with zod), `errors.ts` (`<VENDOR>_MESSAGES`, the sentences a person reads, and the
+ * classification), `output-sources.ts` where the vendor answers with image URLs, and one file per
+ * lookup (kling/find-task.ts, replicate/find-prediction.ts, openai/response-key.ts). What every vendor
+ * shares lives here once: create-outcome.ts, deadline.ts, retry-after.ts, redact.ts, setting-hint.ts,
+ * vendor-timeouts.ts, api-origin.ts.
+ */
 
 /** Classifies a failure: transient ones are retried with backoff, permanent ones end the job. */
 export type ProviderErrorKind = "transient" | "permanent";
@@ -22,6 +33,8 @@ export class ProviderError extends Error {
   readonly outcome: CreateOutcome | undefined;
   /** Set by a check: the vendor does not know the task (a 404). It is checked again before a new attempt. */
   readonly taskMissing: boolean;
+  /** The vendor's HTTP status when it answered with one: adapters branch on it (a 404), the engine does not. */
+  readonly httpStatus: number | undefined;
 
   constructor(
     kind: ProviderErrorKind,
@@ -31,6 +44,7 @@ export class ProviderError extends Error {
       retryAfterMs?: number;
       outcome?: CreateOutcome;
       taskMissing?: boolean;
+      httpStatus?: number;
       cause?: unknown;
     } = {},
   ) {
@@ -41,6 +55,7 @@ export class ProviderError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.outcome = options.outcome;
     this.taskMissing = options.taskMissing ?? false;
+    this.httpStatus = options.httpStatus;
   }
 }
 

@@ -3,7 +3,6 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { StoredJob } from "@/lib/jobs/job";
 import { createKlingClient } from "@/lib/providers/kling/client";
-import { parseTaskList } from "@/lib/providers/kling/schemas";
 import { jpegDataUrl } from "@/lib/providers/replicate/data-url";
 import type { VendorEmulators } from "@/tests/support/emulators";
 
@@ -38,12 +37,12 @@ export async function klingTasks(
   const found: Array<{ taskId: string; externalId: string | null }> = [];
   for (const kindPath of Object.values(KLING_KINDS)) {
     for (let page = 1; ; page++) {
-      const data = await client.request({
-        method: "GET",
-        path: `${kindPath}?pageNum=${page}&pageSize=500`,
-        signal: AbortSignal.timeout(10_000),
-      });
-      const tasks = parseTaskList(data);
+      const listed = await client.listTasks(
+        kindPath,
+        { pageNum: page, pageSize: 500 },
+        AbortSignal.timeout(10_000),
+      );
+      const tasks = listed?.tasks ?? [];
       for (const task of tasks) {
         found.push({ taskId: task.task_id, externalId: task.task_info?.external_task_id ?? null });
       }

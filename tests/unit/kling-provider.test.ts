@@ -9,7 +9,7 @@ import {
   createKlingTokenSource,
   type KlingProvidersOptions,
 } from "@/lib/providers/kling";
-import { KLING_SENTENCES } from "@/lib/providers/kling/errors";
+import { KLING_MESSAGES } from "@/lib/providers/kling/errors";
 import {
   type CheckResult,
   type ImageInput,
@@ -223,6 +223,12 @@ describe("auth", () => {
     expect((claims.exp ?? 0) - (claims.nbf ?? 0)).toBe(1_860);
   });
 
+  it("names the missing setting when a key or the base URL is empty", () => {
+    expect(() => providers({ accessKey: "" })).toThrow("KLING_ACCESS_KEY is not set");
+    expect(() => providers({ secretKey: "" })).toThrow("KLING_SECRET_KEY is not set");
+    expect(() => providers({ baseUrl: "" })).toThrow("KLING_API_BASE_URL is not set");
+  });
+
   it("reports a wrong secret as a permanent outage, with the reason only in the detail", async () => {
     const { style } = providers({ secretKey: "not-the-secret" });
     const error = await rejection(style.submit(styleInput(), submitCtx("job5-style-1")));
@@ -247,7 +253,7 @@ describe("auth", () => {
   });
 });
 
-const { unavailable, badInput, contentPolicy, generic } = KLING_SENTENCES;
+const { unavailable, badInput, contentPolicy, generic } = KLING_MESSAGES;
 const PERMANENT_CASES: Array<[code: number, status: number, sentence: string]> = [
   ...[1000, 1001, 1002].map((code): [number, number, string] => [code, 401, unavailable]),
   [1100, 429, unavailable],
@@ -300,7 +306,7 @@ describe("errors", () => {
     const input = { styled: bytesOf(person), garment: bytesOf(garment) };
     emulator.faults.push({ on: "create", kind: "malformed" });
     const onSubmit = await rejection(tryon.submit(input, submitCtx("job9-tryon-1")));
-    expect([onSubmit.kind, onSubmit.message]).toEqual(["transient", KLING_SENTENCES.unreadable]);
+    expect([onSubmit.kind, onSubmit.message]).toEqual(["transient", KLING_MESSAGES.unreadable]);
     const { taskId } = await tryon.submit(input, submitCtx("job9-tryon-2"));
     emulator.faults.push({ on: "query", kind: "malformed" });
     expect((await rejection(tryon.check(taskId, checkCtx()))).kind).toBe("transient");
@@ -311,7 +317,7 @@ describe("errors", () => {
     const { taskId } = await style.submit(styleInput(), submitCtx("job10-style-1"));
     emulator.faults.push({ on: "query", kind: "hang", ms: 2_000 });
     const error = await rejection(style.check(taskId, { signal: AbortSignal.timeout(150) }));
-    expect([error.kind, error.message]).toEqual(["transient", KLING_SENTENCES.timeout]);
+    expect([error.kind, error.message]).toEqual(["transient", KLING_MESSAGES.timeout]);
     expect(error.retryAfterMs).toBeGreaterThanOrEqual(1_000);
   });
 
@@ -333,7 +339,7 @@ describe("errors", () => {
       submitCtx("job12-tryon-1"),
     );
     const error = failureOf(await waitUntilDone(tryon, taskId));
-    expect([error.kind, error.message]).toEqual(["transient", KLING_SENTENCES.unfinished]);
+    expect([error.kind, error.message]).toEqual(["transient", KLING_MESSAGES.unfinished]);
   });
 
   it("keeps reporting running for a task that never finishes", async () => {
@@ -354,7 +360,7 @@ describe("errors", () => {
     const answer = JSON.stringify({ code: 0, message: "SUCCEED", request_id: "r-1", data: task });
     const { style } = providers({ fetch: async () => new Response(answer, { status: 200 }) });
     const error = failureOf(await style.check("42", checkCtx()));
-    expect([error.kind, error.message]).toEqual(["permanent", KLING_SENTENCES.noImage]);
+    expect([error.kind, error.message]).toEqual(["permanent", KLING_MESSAGES.noImage]);
   });
 
   it("answers 404 for an expired result URL (the app, not the adapter, downloads it)", async () => {
@@ -446,11 +452,7 @@ describe("create outcomes", () => {
     expect((await submitStyle("job21-style-3")).outcome).toBe("unknown");
     emulator.faults.push({ on: "create", kind: "late" });
     const late = await submitStyle("job21-style-4", { createTimeoutMs: 300 });
-    expect([late.kind, late.message, late.outcome]).toEqual([
-      "transient",
-      KLING_SENTENCES.timeout,
-      "unknown",
-    ]);
+    expect([late.kind, late.message, late.outcome]).toEqual(["transient", KLING_MESSAGES.timeout, "unknown"]);
     // Each of the three that got that far did create its task.
     const { style } = providers();
     for (const key of ["job21-style-2", "job21-style-3", "job21-style-4"]) {
@@ -464,7 +466,7 @@ describe("create outcomes", () => {
     const { taskId } = await style.submit(styleInput(), submitCtx("job22-style-1"));
     emulator.faults.push({ on: "query", kind: "late", ms: 500 });
     const check = await rejection(style.check(taskId, checkCtx()));
-    expect([check.kind, check.message]).toEqual(["transient", KLING_SENTENCES.timeout]);
+    expect([check.kind, check.message]).toEqual(["transient", KLING_MESSAGES.timeout]);
   });
 });
 
@@ -520,7 +522,7 @@ describe("lookups by external_task_id", () => {
     const refused = await rejection(style.submit(styleInput(), submitCtx("job26-style-2")));
     expect([refused.kind, refused.message, refused.outcome]).toEqual([
       "permanent",
-      KLING_SENTENCES.badInput,
+      KLING_MESSAGES.badInput,
       "not_created",
     ]);
     expect(emulator.creates().get("job26-style")).toBe(3);
@@ -576,7 +578,7 @@ describe("clock skew", () => {
     const twice = await rejection(providers().style.submit(styleInput(), submitCtx("job29-style-1")));
     expect([twice.kind, twice.message, twice.outcome]).toEqual([
       "permanent",
-      KLING_SENTENCES.unavailable,
+      KLING_MESSAGES.unavailable,
       "not_created",
     ]);
     expect(twice.detail).toContain("our clock minus Kling's");

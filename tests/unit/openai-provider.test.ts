@@ -1,6 +1,10 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { createOpenAIAdviceProvider, type OpenAIAdviceProviderOptions } from "@/lib/providers/openai";
+import {
+  createOpenAIAdviceProvider,
+  createOpenAIResponseKeyReader,
+  type OpenAIAdviceProviderOptions,
+} from "@/lib/providers/openai";
 import { OPENAI_MESSAGES } from "@/lib/providers/openai/errors";
 import {
   type Advice,
@@ -403,5 +407,20 @@ describe("cancel", () => {
       p.cancel?.(taskId, { signal: AbortSignal.timeout(5_000) }) ?? Promise.resolve(),
     );
     expect(failed.kind).toBe("transient");
+  });
+});
+
+describe("response keys (for the project webhook)", () => {
+  it("reads the submit's key from a response, says when OpenAI does not know one, and throws the rest", async () => {
+    const readKey = createOpenAIResponseKeyReader({ apiKey: KEY, baseURL: `${emulator.url}/v1` });
+    const { taskId } = await provider().submit(input, ctx());
+    expect(await readKey(taskId)).toEqual({ known: true, idempotencyKey: `${JOB}-advice-1` });
+    expect(await readKey("resp_not_ours")).toEqual({ known: false });
+    emulator.faults.push({ on: "get", kind: "http", status: 500 });
+    expect(await rejection(readKey(taskId))).toMatchObject({ kind: "transient", httpStatus: 500 });
+    const wrongKey = createOpenAIResponseKeyReader({ apiKey: "sk-wrong", baseURL: `${emulator.url}/v1` });
+    const refused = await rejection(wrongKey(taskId));
+    expect(refused).toMatchObject({ kind: "permanent", httpStatus: 401 });
+    expect(refused.detail).not.toContain("sk-wrong");
   });
 });

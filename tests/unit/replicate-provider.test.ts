@@ -168,13 +168,13 @@ describe("Replicate face-swap provider against the emulator", () => {
 
   it("asks for a completed webhook only when a webhook URL is given", async () => {
     await provider({
-      webhookUrl: () => "https://studio.example.com/api/hooks/replicate?jobId=job-1",
+      webhookUrl: () => `${photosUrl}/api/hooks/replicate?jobId=job-1`,
     }).submit(input, ctx());
     await provider({ webhookUrl: () => undefined }).submit(input, ctx());
     const [hooked, plain] = emulator.createRequests();
     // The submit's key rides in the URL: every delivery (the `start` one too) names its submit.
     expect(hooked?.body).toMatchObject({
-      webhook: "https://studio.example.com/api/hooks/replicate?jobId=job-1&idempotency_key=job-1-faceswap-1",
+      webhook: `${photosUrl}/api/hooks/replicate?jobId=job-1&idempotency_key=job-1-faceswap-1`,
       webhook_events_filter: ["completed"],
     });
     expect(plain?.body).not.toHaveProperty("webhook");
@@ -379,6 +379,25 @@ describe("create outcomes", () => {
     expect(emulator.createRequests()).toHaveLength(2);
   });
 
+  it("sends each request once, though Replicate's own client would repeat it", async () => {
+    // The `replicate` package retries 429, 5xx and network errors by itself; the pipeline owns retries.
+    emulator.faults.push({ on: "create", kind: "reset" });
+    expect((await submitted()).outcome).toBe("unknown");
+    expect(emulator.createRequests()).toHaveLength(1);
+    const p = provider();
+    const { taskId } = await p.submit(input, ctx());
+    const checks = emulator.checks;
+    emulator.faults.push({ on: "get", kind: "http", status: 503 });
+    expect(await rejection(p.check(taskId, checkCtx()))).toMatchObject({
+      kind: "transient",
+      httpStatus: 503,
+    });
+    expect(emulator.checks - checks).toBe(0);
+    emulator.faults.push({ on: "get", kind: "reset" });
+    expect(await rejection(p.check(taskId, checkCtx()))).toMatchObject({ kind: "transient" });
+    expect(emulator.checks - checks).toBe(1);
+  });
+
   it("gives creates their own, longer timeout than checks", async () => {
     const p = provider({ timeoutMs: 150, createTimeoutMs: 3_000 });
     emulator.faults.push({ on: "create", kind: "late", ms: 500 });
@@ -389,7 +408,8 @@ describe("create outcomes", () => {
 });
 
 describe("findTask", () => {
-  const HOOK = "https://studio.example.com/api/generation/callback/replicate?jobId=job-1";
+  // On 127.0.0.1 (the photo server answers the emulator's deliveries): tests reach no other host.
+  const hook = () => `${photosUrl}/api/generation/callback/replicate?jobId=job-1`;
   const since = () => Date.now() - 1_000;
   const find = (p: TaskProvider<FaceSwapInput, ImageResult>, key: string, from: number) =>
     p.findTask?.(key, { signal: AbortSignal.timeout(5_000), since: from }) ?? Promise.resolve(null);
@@ -416,11 +436,11 @@ describe("findTask", () => {
       showsWebhook: true,
     });
     try {
-      const p = provider({ webhookUrl: () => HOOK }, showing);
+      const p = provider({ webhookUrl: hook }, showing);
       const from = since();
       await loseCreate(p, showing);
       // 250 newer predictions of other jobs put ours on the third page of 100.
-      showing.seedPredictions(250, { ageMs: -5_000, webhook: `${HOOK}&idempotency_key=job-2-faceswap-1` });
+      showing.seedPredictions(250, { ageMs: -5_000, webhook: `${hook()}&idempotency_key=job-2-faceswap-1` });
       const found = await find(p, "job-1-faceswap-1", from);
       expect(showing.listRequests).toBe(3);
       expect(showing.createRequests()).toHaveLength(1);
@@ -434,7 +454,7 @@ describe("findTask", () => {
   });
 
   it("with a webhook Replicate does not show (as documented): cannot tell once anything exists", async () => {
-    const p = provider({ webhookUrl: () => HOOK });
+    const p = provider({ webhookUrl: hook });
     const from = since();
     expect(await find(p, "job-1-faceswap-1", from)).toBeNull();
     await loseCreate(p, emulator);

@@ -1,7 +1,17 @@
-import { outcomeOfNetworkError } from "@/lib/providers/create-outcome";
+import { outcomeOfNetworkError, wasAbortedOrTimedOut } from "@/lib/providers/create-outcome";
+import { withDeadline } from "@/lib/providers/deadline";
+import { redactor } from "@/lib/providers/redact";
+import { retryAfterMs } from "@/lib/providers/retry-after";
 import { logSuspectSetting } from "@/lib/providers/setting-hint";
-import { errorFromAnswer, KLING_SENTENCES, KlingApiError, parseRetryAfter, transientError } from "./errors";
-import { klingEnvelopeSchema } from "./schemas";
+import { DEFAULT_CREATE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from "@/lib/providers/vendor-timeouts";
+import { errorFromAnswer, KLING_MESSAGES, KlingApiError, transientError } from "./errors";
+import {
+  type KlingTask,
+  klingEnvelopeSchema,
+  klingTaskSchema,
+  parseTaskListPage,
+  type TaskListPage,
+} from "./schemas";
 import { createKlingSkewMeter } from "./skew";
 import { createKlingTokenSource } from "./token";
 
@@ -20,7 +30,20 @@ export interface KlingClientOptions {
   createTimeoutMs?: number;
 }
 
-export interface KlingRequest {
+/** Kling's task API for one kind (`path`, e.g. `/v1/images/generations`); every failure is a ProviderError. */
+export interface KlingClient {
+  /** A create: its failures carry their outcome (Kling's 1xxx refusals and a refused connection made nothing). */
+  createTask(path: string, body: Record<string, unknown>, signal: AbortSignal): Promise<KlingTask>;
+  getTask(path: string, taskId: string, signal: AbortSignal): Promise<KlingTask>;
+  /** One page of the kind's task list, newest first, or null when the answer is not a list. */
+  listTasks(
+    path: string,
+    page: { pageNum: number; pageSize: number },
+    signal: AbortSignal,
+  ): Promise<TaskListPage | null>;
+}
+
+interface KlingRequest {
   method: "GET" | "POST";
   /** Path and query, e.g. `/v1/images/generations/123`. */
   path: string;
@@ -28,36 +51,7 @@ export interface KlingRequest {
   signal: AbortSignal;
 }
 
-export interface KlingClient {
-  /** Sends one request and returns the envelope's `data`; every failure is a ProviderError. */
-  request(request: KlingRequest): Promise<unknown>;
-}
-
 const MAX_DETAIL_BODY_CHARS = 200;
-export const DEFAULT_TIMEOUT_MS = 20_000;
-export const DEFAULT_CREATE_TIMEOUT_MS = 45_000;
-
-/** Fetches and reads the body, turning network failures and timeouts into transient errors. */
-async function exchange(
-  doFetch: typeof fetch,
-  url: string,
-  init: RequestInit,
-  operation: string,
-): Promise<{ response: Response; text: string }> {
-  try {
-    const response = await doFetch(url, init);
-    return { response, text: await response.text() };
-  } catch (error) {
-    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-    const sentence = timedOut ? KLING_SENTENCES.timeout : KLING_SENTENCES.trouble;
-    throw transientError(
-      sentence,
-      `Kling ${operation}: ${timedOut ? "aborted or timed out" : String(error)}`,
-      error,
-      outcomeOfNetworkError(error),
-    );
-  }
-}
 
 function parseJson(text: string): unknown {
   try {
@@ -67,13 +61,37 @@ function parseJson(text: string): unknown {
   }
 }
 
+function parseTask(data: unknown, what: string): KlingTask {
+  const parsed = klingTaskSchema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+  throw transientError(KLING_MESSAGES.unreadable, `Kling ${what}: unexpected task data (${issues})`);
+}
+
 /** Kling's HTTP layer: JWT auth, the `{code, message, request_id, data}` envelope and its errors. */
 export function createKlingClient(options: KlingClientOptions): KlingClient {
   const doFetch = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const redact = redactor(options.secretKey);
   const tokens = createKlingTokenSource({ ...options, now });
   const skew = createKlingSkewMeter(now);
+
+  /** Fetches and reads the body, turning network failures and timeouts into transient errors. */
+  async function exchange(url: string, init: RequestInit, operation: string) {
+    try {
+      const response = await doFetch(url, init);
+      return { response, text: await response.text() };
+    } catch (error) {
+      const timedOut = wasAbortedOrTimedOut(error);
+      throw transientError(
+        timedOut ? KLING_MESSAGES.timeout : KLING_MESSAGES.trouble,
+        redact(`Kling ${operation}: ${timedOut ? "aborted or timed out" : String(error)}`),
+        error,
+        outcomeOfNetworkError(error),
+      );
+    }
+  }
 
   async function send({ method, path, body, signal }: KlingRequest): Promise<unknown> {
     const operation = `${method} ${path.split("?")[0]}`;
@@ -82,23 +100,24 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
         ? (options.createTimeoutMs ?? DEFAULT_CREATE_TIMEOUT_MS)
         : (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const jwt = await tokens.token();
-    const { response, text } = await exchange(
-      doFetch,
-      `${baseUrl}${path}`,
-      {
-        method,
-        headers: { Authorization: `Bearer ${jwt}`, "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-      },
-      operation,
+    const { response, text } = await withDeadline(signal, timeoutMs, (signal) =>
+      exchange(
+        `${baseUrl}${path}`,
+        {
+          method,
+          headers: { Authorization: `Bearer ${jwt}`, "Content-Type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal,
+        },
+        operation,
+      ),
     );
     const offsetMs = skew.observe(response.headers.get("date"));
     const envelope = klingEnvelopeSchema.safeParse(parseJson(text));
     const answer = {
       operation,
       httpStatus: response.status,
-      retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
+      retryAfterMs: retryAfterMs(response.headers),
     };
     if (!envelope.success) {
       // A gateway's HTML error page still says whether to retry through its status.
@@ -112,13 +131,15 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
         throw errorFromAnswer({
           ...answer,
           code: undefined,
-          message: text.slice(0, MAX_DETAIL_BODY_CHARS),
+          message: redact(text.slice(0, MAX_DETAIL_BODY_CHARS)),
           requestId: undefined,
         });
       }
       throw transientError(
-        KLING_SENTENCES.unreadable,
-        `Kling ${operation}: HTTP 200 with an unreadable body: ${JSON.stringify(text.slice(0, MAX_DETAIL_BODY_CHARS))}`,
+        KLING_MESSAGES.unreadable,
+        redact(
+          `Kling ${operation}: HTTP 200 with an unreadable body: ${JSON.stringify(text.slice(0, MAX_DETAIL_BODY_CHARS))}`,
+        ),
       );
     }
     const { code, message, request_id: requestId, data } = envelope.data;
@@ -126,7 +147,7 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
       const error = errorFromAnswer({
         ...answer,
         code,
-        message: message ?? "",
+        message: redact(message ?? ""),
         requestId: requestId ?? undefined,
         note:
           offsetMs === undefined ? undefined : `our clock minus Kling's: ${Math.round(offsetMs / 1_000)} s`,
@@ -145,15 +166,27 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
     return data;
   }
 
+  async function request(request: KlingRequest): Promise<unknown> {
+    try {
+      return await send(request);
+    } catch (error) {
+      if (!(error instanceof KlingApiError) || !error.isClockRejection) throw error;
+      // The token's window was refused (a refusal creates nothing): once more, signed by Kling's clock.
+      return send(request);
+    }
+  }
+
   return {
-    async request(request) {
-      try {
-        return await send(request);
-      } catch (error) {
-        if (!(error instanceof KlingApiError) || !error.isClockRejection) throw error;
-        // The token's window was refused (a refusal creates nothing): once more, signed by Kling's clock.
-        return send(request);
-      }
+    async createTask(path, body, signal) {
+      return parseTask(await request({ method: "POST", path, body, signal }), `POST ${path}`);
+    },
+    async getTask(path, taskId, signal) {
+      const data = await request({ method: "GET", path: `${path}/${encodeURIComponent(taskId)}`, signal });
+      return parseTask(data, `GET ${path}/{task_id}`);
+    },
+    async listTasks(path, { pageNum, pageSize }, signal) {
+      const query = `pageNum=${pageNum}&pageSize=${pageSize}`;
+      return parseTaskListPage(await request({ method: "GET", path: `${path}?${query}`, signal }));
     },
   };
 }

@@ -2,7 +2,7 @@ import { outcomeOfHttpStatus } from "@/lib/providers/create-outcome";
 import { type CreateOutcome, ProviderError, type ProviderErrorKind } from "@/lib/providers/types";
 
 /** The sentences a person reads; the vendor's own words only ever go to `detail`. */
-export const KLING_SENTENCES = {
+export const KLING_MESSAGES = {
   contentPolicy: "The image service refused this photo under its content rules. Try a different photo.",
   unavailable: "The image service is unavailable right now.",
   badInput: "The image service could not use these photos.",
@@ -34,30 +34,28 @@ const rule = (kind: ProviderErrorKind, sentence: string, reason: string): CodeRu
 /** Kling's business codes (VENDOR-APIS.md, "Errors") as inclusive ranges; the first match wins. */
 const RULES_BY_CODE_RANGE: ReadonlyArray<readonly [number, number, CodeRule]> = [
   // 1003/1004 are first retried once with a token signed by Kling's clock (client.ts); 1000–1002 never.
-  [1003, 1003, rule("permanent", KLING_SENTENCES.unavailable, "auth token not yet valid")],
-  [1004, 1004, rule("permanent", KLING_SENTENCES.unavailable, "auth token expired")],
-  [1000, 1002, rule("permanent", KLING_SENTENCES.unavailable, "auth failed")],
-  [1100, 1100, rule("permanent", KLING_SENTENCES.unavailable, "account problem")],
-  [1101, 1102, rule("permanent", KLING_SENTENCES.unavailable, "no balance or resource pack used up")],
-  [1103, 1103, rule("permanent", KLING_SENTENCES.unavailable, "model not enabled for this account")],
-  [1200, 1201, rule("permanent", KLING_SENTENCES.badInput, "bad request parameters")],
-  [1202, 1202, rule("permanent", KLING_SENTENCES.generic, "invalid request method")],
-  [1203, 1203, rule("permanent", KLING_SENTENCES.badInput, "unknown model or resource")],
-  [1300, 1301, rule("permanent", KLING_SENTENCES.contentPolicy, "content policy")],
-  [1302, 1302, rule("transient", KLING_SENTENCES.busy, "rate limited")],
-  [1303, 1303, rule("transient", KLING_SENTENCES.busy, "concurrency limit of the pack reached")],
-  [5000, 5999, rule("transient", KLING_SENTENCES.trouble, "server error")],
+  [1003, 1003, rule("permanent", KLING_MESSAGES.unavailable, "auth token not yet valid")],
+  [1004, 1004, rule("permanent", KLING_MESSAGES.unavailable, "auth token expired")],
+  [1000, 1002, rule("permanent", KLING_MESSAGES.unavailable, "auth failed")],
+  [1100, 1100, rule("permanent", KLING_MESSAGES.unavailable, "account problem")],
+  [1101, 1102, rule("permanent", KLING_MESSAGES.unavailable, "no balance or resource pack used up")],
+  [1103, 1103, rule("permanent", KLING_MESSAGES.unavailable, "model not enabled for this account")],
+  [1200, 1201, rule("permanent", KLING_MESSAGES.badInput, "bad request parameters")],
+  [1202, 1202, rule("permanent", KLING_MESSAGES.generic, "invalid request method")],
+  [1203, 1203, rule("permanent", KLING_MESSAGES.badInput, "unknown model or resource")],
+  [1300, 1301, rule("permanent", KLING_MESSAGES.contentPolicy, "content policy")],
+  [1302, 1302, rule("transient", KLING_MESSAGES.busy, "rate limited")],
+  [1303, 1303, rule("transient", KLING_MESSAGES.busy, "concurrency limit of the pack reached")],
+  [5000, 5999, rule("transient", KLING_MESSAGES.trouble, "server error")],
 ];
 
-/** A Kling error answer: a ProviderError that also keeps the raw fields, for branching and logs. */
+/** A Kling error answer: a ProviderError that also keeps Kling's business code, to branch on. */
 export class KlingApiError extends ProviderError {
   constructor(
     kind: ProviderErrorKind,
     message: string,
-    readonly httpStatus: number,
     readonly code: number | undefined,
-    readonly vendorMessage: string,
-    options: { detail: string; retryAfterMs?: number; outcome: CreateOutcome },
+    options: { detail: string; retryAfterMs?: number; outcome: CreateOutcome; httpStatus: number },
   ) {
     super(kind, message, options);
     this.name = "KlingApiError";
@@ -100,10 +98,10 @@ function ruleFor(code: number | undefined, httpStatus: number): CodeRule {
   const known = RULES_BY_CODE_RANGE.find(([from, to]) => code !== undefined && code >= from && code <= to);
   if (known) return known[2];
   // Unknown code: a 429 or 5xx is worth retrying (capped by the step's retry policy), the rest is not.
-  if (httpStatus >= 500 || httpStatus === 429) return rule("transient", KLING_SENTENCES.trouble, "unknown");
+  if (httpStatus >= 500 || httpStatus === 429) return rule("transient", KLING_MESSAGES.trouble, "unknown");
   if (httpStatus === 401 || httpStatus === 403)
-    return rule("permanent", KLING_SENTENCES.unavailable, "unknown");
-  return rule("permanent", KLING_SENTENCES.generic, "unknown");
+    return rule("permanent", KLING_MESSAGES.unavailable, "unknown");
+  return rule("permanent", KLING_MESSAGES.generic, "unknown");
 }
 
 /** Turns an error answer (HTTP ≠ 200 or code ≠ 0) into the ProviderError the pipeline acts on. */
@@ -117,7 +115,7 @@ export function errorFromAnswer(answer: KlingErrorAnswer): KlingApiError {
   const retryAfterMs =
     kind === "transient" ? Math.max(MIN_RETRY_AFTER_MS, answer.retryAfterMs ?? 0) : undefined;
   const outcome = outcomeOf(code, httpStatus);
-  return new KlingApiError(kind, sentence, httpStatus, code, message, { detail, retryAfterMs, outcome });
+  return new KlingApiError(kind, sentence, code, { detail, retryAfterMs, outcome, httpStatus });
 }
 
 /**
@@ -149,19 +147,10 @@ export function errorFromTaskFailure(
   const text = statusMessage ?? "";
   const detail = `Kling task ${taskId} failed: ${JSON.stringify(text)}`;
   if (CONTENT_POLICY_WORDS.test(text)) {
-    return new ProviderError("permanent", KLING_SENTENCES.contentPolicy, { detail });
+    return new ProviderError("permanent", KLING_MESSAGES.contentPolicy, { detail });
   }
-  return new ProviderError("transient", KLING_SENTENCES.unfinished, {
+  return new ProviderError("transient", KLING_MESSAGES.unfinished, {
     detail,
     retryAfterMs: MIN_RETRY_AFTER_MS,
   });
-}
-
-/** Reads Retry-After (seconds or an HTTP date) as milliseconds. */
-export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1_000);
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

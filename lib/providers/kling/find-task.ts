@@ -1,7 +1,7 @@
 import { ProviderError } from "@/lib/providers/types";
 import type { KlingClient } from "./client";
-import { KLING_SENTENCES, MIN_RETRY_AFTER_MS } from "./errors";
-import { createdAtMs, parseTaskListPage } from "./schemas";
+import { KLING_MESSAGES, MIN_RETRY_AFTER_MS } from "./errors";
+import { createdAtMs } from "./schemas";
 
 /** Kling's largest page (`pageSize` 1–500). */
 export const LOOKUP_PAGE_SIZE = 500;
@@ -21,7 +21,7 @@ export interface TaskLookup {
 }
 
 const cannotTell = (path: string, why: string) =>
-  new ProviderError("transient", KLING_SENTENCES.trouble, {
+  new ProviderError("transient", KLING_MESSAGES.trouble, {
     detail: `Kling GET ${path} (task lookup): ${why}`,
     retryAfterMs: MIN_RETRY_AFTER_MS,
   });
@@ -37,9 +37,7 @@ export async function findTaskByExternalId(lookup: TaskLookup): Promise<{ taskId
   const oldest = lookup.since - CLOCK_SLACK_MS;
   let unreadable = 0;
   for (let pageNum = 1; pageNum <= MAX_LOOKUP_PAGES; pageNum++) {
-    const query = `pageNum=${pageNum}&pageSize=${LOOKUP_PAGE_SIZE}`;
-    const data = await client.request({ method: "GET", path: `${path}?${query}`, signal });
-    const page = parseTaskListPage(data);
+    const page = await client.listTasks(path, { pageNum, pageSize: LOOKUP_PAGE_SIZE }, signal);
     if (!page) throw cannotTell(path, `page ${pageNum} is not a list`);
     const found = page.tasks.find((task) => task.task_info?.external_task_id === idempotencyKey);
     if (found) return { taskId: found.task_id };

@@ -1,4 +1,5 @@
 import { notSentError, taskMissingError, withOutcome } from "@/lib/providers/create-outcome";
+import { requireSetting } from "@/lib/providers/setting-hint";
 import {
   type CheckResult,
   type FindContext,
@@ -11,10 +12,10 @@ import {
   type TryOnInput,
 } from "@/lib/providers/types";
 import { createKlingClient, type KlingClient } from "./client";
-import { errorFromTaskFailure, KLING_SENTENCES, KlingApiError, transientError } from "./errors";
+import { errorFromTaskFailure, KLING_MESSAGES, KlingApiError } from "./errors";
 import { findTaskByExternalId } from "./find-task";
 import { klingOutputSources } from "./output-sources";
-import { type KlingTask, klingTaskSchema } from "./schemas";
+import type { KlingTask } from "./schemas";
 
 export { createKlingTokenSource, type KlingTokenSource } from "./token";
 
@@ -66,13 +67,6 @@ async function imageField(image: ImageInput): Promise<string> {
 const describe = (error: unknown): string =>
   error instanceof ProviderError ? (error.detail ?? error.message) : String(error);
 
-function parseTask(data: unknown, what: string): KlingTask {
-  const parsed = klingTaskSchema.safeParse(data);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
-  throw transientError(KLING_SENTENCES.unreadable, `Kling ${what}: unexpected task data (${issues})`);
-}
-
 function resultOf(task: KlingTask, pollMs: number): CheckResult<ImageResult> {
   switch (task.task_status) {
     case "succeed": {
@@ -80,7 +74,7 @@ function resultOf(task: KlingTask, pollMs: number): CheckResult<ImageResult> {
       if (url) return { state: "succeeded", output: { image: { url } } };
       return {
         state: "failed",
-        error: new ProviderError("permanent", KLING_SENTENCES.noImage, {
+        error: new ProviderError("permanent", KLING_MESSAGES.noImage, {
           detail: `Kling task ${task.task_id} succeeded without task_result.images[0].url`,
         }),
       };
@@ -116,7 +110,7 @@ function createKlingTaskProvider<In>(
       found = await findTask(idempotencyKey, { signal, since: Date.now() - DUPLICATE_LOOKBACK_MS });
     } catch (lookupError) {
       // Refused either way (nothing new was made), but whether an earlier task holds the key is open.
-      throw new ProviderError("transient", KLING_SENTENCES.trouble, {
+      throw new ProviderError("transient", KLING_MESSAGES.trouble, {
         detail: `${error.detail}; the lookup of its external_task_id failed: ${describe(lookupError)}`,
         outcome: "not_created",
         cause: lookupError,
@@ -140,11 +134,11 @@ function createKlingTaskProvider<In>(
           ...(callback ? { callback_url: callback } : {}),
         };
       } catch (error) {
-        throw notSentError(error, KLING_SENTENCES.trouble, kind.name);
+        throw notSentError(error, KLING_MESSAGES.trouble, kind.name);
       }
       try {
-        const data = await client.request({ method: "POST", path: kind.path, body, signal: ctx.signal });
-        return { taskId: parseTask(data, `POST ${kind.path}`).task_id, nextCheckInMs: kind.pollMs };
+        const task = await client.createTask(kind.path, body, ctx.signal);
+        return { taskId: task.task_id, nextCheckInMs: kind.pollMs };
       } catch (error) {
         if (!maybeDuplicateKey(error)) throw error;
         const found = await adoptDuplicate(error, ctx.idempotencyKey, ctx.signal);
@@ -153,17 +147,16 @@ function createKlingTaskProvider<In>(
     },
 
     async check(taskId, ctx) {
-      const path = `${kind.path}/${encodeURIComponent(taskId)}`;
-      let data: unknown;
+      let task: KlingTask;
       try {
-        data = await client.request({ method: "GET", path, signal: ctx.signal });
+        task = await client.getTask(kind.path, taskId, ctx.signal);
       } catch (error) {
         // Kling does not know the task: checked again before any new (paid) attempt.
-        if (error instanceof KlingApiError && error.httpStatus === 404)
-          throw taskMissingError(KLING_SENTENCES.trouble, error.detail, error);
+        if (error instanceof ProviderError && error.httpStatus === 404)
+          throw taskMissingError(KLING_MESSAGES.trouble, error.detail, error);
         throw error;
       }
-      return resultOf(parseTask(data, `GET ${kind.path}/{task_id}`), kind.pollMs);
+      return resultOf(task, kind.pollMs);
     },
 
     // No cancel: Kling documents no API to cancel a task; it runs to its end.
@@ -179,6 +172,9 @@ export function createKlingProviders(options: KlingProvidersOptions): {
   style: TaskProvider<StyleInput, ImageResult>;
   tryon: TaskProvider<TryOnInput, ImageResult>;
 } {
+  requireSetting("KLING_ACCESS_KEY", options.accessKey);
+  requireSetting("KLING_SECRET_KEY", options.secretKey);
+  requireSetting("KLING_API_BASE_URL", options.baseUrl);
   const client = createKlingClient(options);
   const outputSources = klingOutputSources(options.baseUrl);
   return {

@@ -44,12 +44,7 @@ export interface TaskListPage {
   size: number;
 }
 
-/** The list endpoints answer an array of tasks; entries that do not parse are skipped, not fatal. */
-export function parseTaskList(data: unknown): KlingTask[] {
-  return parseTaskListPage(data)?.tasks ?? [];
-}
-
-/** One page of a list endpoint, or null when the answer is not a list at all. */
+/** One page of a list endpoint, or null when the answer is not a list at all; unreadable entries are counted. */
 export function parseTaskListPage(data: unknown): TaskListPage | null {
   if (!Array.isArray(data)) return null;
   const tasks = data.flatMap((item) => {

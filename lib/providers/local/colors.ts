@@ -35,12 +35,12 @@ const PALETTE: NamedColor[] = [
   { name: "beige", rgb: { r: 215, g: 195, b: 160 }, pairsWith: ["white", "navy", "brown"] },
 ];
 
-/** The palette entry closest to `rgb`, by the "redmean" distance (cheap, closer to perception than plain RGB). */
 /** Plain Euclidean RGB distance, 0–441. */
 export function rgbDistance(a: Rgb, b: Rgb): number {
   return Math.hypot(a.r - b.r, a.g - b.g, a.b - b.b);
 }
 
+/** The palette entry closest to `rgb`, by the "redmean" distance (cheap, closer to perception than plain RGB). */
 export function nearestNamedColor(rgb: Rgb): NamedColor {
   let best = PALETTE[0] as NamedColor;
   let bestDistance = Number.POSITIVE_INFINITY;

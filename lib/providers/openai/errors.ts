@@ -1,5 +1,6 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { outcomeOfHttpStatus, outcomeOfNetworkError, withOutcome } from "@/lib/providers/create-outcome";
+import { retryAfterMs } from "@/lib/providers/retry-after";
 import { type CreateOutcome, ProviderError } from "@/lib/providers/types";
 import type { ResponseSnapshot } from "./schemas";
 
@@ -37,22 +38,11 @@ const TRANSIENT_TASK_CODES = new Set([
   "failed_to_download_image",
 ]);
 
-const permanent = (message: string, detail: string, cause?: unknown) =>
-  new ProviderError("permanent", message, { detail, cause });
-const transient = (message: string, detail: string, extra: { cause?: unknown; retryAfterMs?: number } = {}) =>
+type Extra = { cause?: unknown; retryAfterMs?: number; httpStatus?: number };
+const permanent = (message: string, detail: string, extra: Extra = {}) =>
+  new ProviderError("permanent", message, { detail, ...extra });
+const transient = (message: string, detail: string, extra: Extra = {}) =>
   new ProviderError("transient", message, { detail, ...extra });
-
-/** Reads `retry-after-ms` (OpenAI's own) or `retry-after` (seconds or an HTTP date). */
-export function retryAfterMsFrom(headers: Headers | undefined, now = Date.now()): number | undefined {
-  const ms = Number.parseFloat(headers?.get("retry-after-ms") ?? "");
-  if (Number.isFinite(ms) && ms >= 0) return ms;
-  const raw = headers?.get("retry-after");
-  if (!raw) return undefined;
-  const seconds = Number.parseFloat(raw);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(raw);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
 
 /** What went wrong with a code that names a photo or content problem, if it does. */
 function codeProblem(code: string | null | undefined): "content" | "badImage" | null {
@@ -80,26 +70,21 @@ export function classifyOpenAIError(error: unknown, redact: (text: string) => st
   const detail = redact(
     `openai HTTP ${status} code=${code ?? "-"} type=${type ?? "-"} request_id=${error.requestID ?? "-"}: ${error.message}`,
   );
+  const answered = { cause: error, httpStatus: status };
+  const waited = { ...answered, retryAfterMs: retryAfterMs(error.headers) };
   if (status === 429) {
     // 429 is both "slow down" and "out of credit"; only the first is worth retrying.
     if (code === "insufficient_quota" || type === "insufficient_quota") {
-      return permanent(OPENAI_MESSAGES.unavailable, detail, error);
+      return permanent(OPENAI_MESSAGES.unavailable, detail, answered);
     }
-    return transient(OPENAI_MESSAGES.busy, detail, {
-      cause: error,
-      retryAfterMs: retryAfterMsFrom(error.headers),
-    });
+    return transient(OPENAI_MESSAGES.busy, detail, waited);
   }
   if (status === 401 || status === 403 || status === 404)
-    return permanent(OPENAI_MESSAGES.unavailable, detail, error);
-  if (status === 408 || status === 409 || status >= 500) {
-    return transient(OPENAI_MESSAGES.hiccup, detail, {
-      cause: error,
-      retryAfterMs: retryAfterMsFrom(error.headers),
-    });
-  }
+    return permanent(OPENAI_MESSAGES.unavailable, detail, answered);
+  if (status === 408 || status === 409 || status >= 500)
+    return transient(OPENAI_MESSAGES.hiccup, detail, waited);
   const problem = codeProblem(code);
-  return permanent(problem ? OPENAI_MESSAGES[problem] : OPENAI_MESSAGES.noAdvice, detail, error);
+  return permanent(problem ? OPENAI_MESSAGES[problem] : OPENAI_MESSAGES.noAdvice, detail, answered);
 }
 
 /**
@@ -119,11 +104,21 @@ export function classifyCreateError(error: unknown, redact: (text: string) => st
   return withOutcome(classifyOpenAIError(error, redact), createOutcomeOf(error));
 }
 
+/** The SDK's error behind a classified one (its cause, perhaps wrapped again by `withOutcome`). */
+function apiErrorIn(error: unknown): APIError | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    if (current instanceof APIError) return current;
+    current = current.cause;
+  }
+  return undefined;
+}
+
 /** Whether a create failed because this server (an OpenAI-compatible one) lacks background mode. */
 export function rejectsBackground(error: unknown): boolean {
-  if (!(error instanceof APIError)) return false;
-  if (error.status === 400 || error.status === 422) return /background/i.test(error.message);
-  return (error.status === 404 && error.code !== "model_not_found") || error.status === 501;
+  const answer = apiErrorIn(error);
+  if (!answer) return false;
+  if (answer.status === 400 || answer.status === 422) return /background/i.test(answer.message);
+  return (answer.status === 404 && answer.code !== "model_not_found") || answer.status === 501;
 }
 
 /** The failure of a response that ended `failed`, `incomplete` or `cancelled`. */

@@ -1,8 +1,8 @@
-import { APIError, NotFoundError } from "openai";
 import type { ResponseCreateParamsNonStreaming } from "openai/resources/responses/responses";
 import { logEvent } from "@/lib/log";
 import { notSentError, taskMissingError } from "@/lib/providers/create-outcome";
-import { logSuspectSetting } from "@/lib/providers/setting-hint";
+import { redactor } from "@/lib/providers/redact";
+import { requireSetting } from "@/lib/providers/setting-hint";
 import {
   type Advice,
   type AdviceInput,
@@ -10,16 +10,14 @@ import {
   ProviderError,
   type TaskProvider,
 } from "@/lib/providers/types";
-import { buildAdviceRequest, lazyOpenAIClient } from "./client";
-import {
-  classifyCreateError,
-  classifyOpenAIError,
-  classifyResponseFailure,
-  OPENAI_MESSAGES,
-  rejectsBackground,
-} from "./errors";
+import { DEFAULT_CREATE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS } from "@/lib/providers/vendor-timeouts";
+import { buildAdviceRequest } from "./advice-request";
+import { createOpenAIClient } from "./client";
+import { classifyOpenAIError, classifyResponseFailure, OPENAI_MESSAGES, rejectsBackground } from "./errors";
 import { isFallbackTaskId, readFallbackTask, startFallbackTask } from "./fallback";
-import { adviceAnswerSchema, findRefusal, type ResponseSnapshot, responseSchema } from "./schemas";
+import { adviceAnswerSchema, findRefusal, type ResponseSnapshot } from "./schemas";
+
+export { createOpenAIResponseKeyReader, type ResponseKey } from "./response-key";
 
 /** Options of the OpenAI advice provider (Responses API, background mode). */
 export interface OpenAIAdviceProviderOptions {
@@ -55,15 +53,6 @@ const CHECK_HINT_MS = 1_500;
 const fireAndForget = (work: () => Promise<void>): void => {
   work().catch((error: unknown) => logEvent("openai.fallback_crashed", { error }));
 };
-
-/** Reads the fields we use from an SDK answer, which the SDK does not validate at run time. */
-function snapshotOf(response: unknown): ResponseSnapshot {
-  const parsed = responseSchema.safeParse(response);
-  if (parsed.success) return parsed.data;
-  throw new ProviderError("transient", OPENAI_MESSAGES.hiccup, {
-    detail: `openai answered an unexpected shape: ${parsed.error.message.slice(0, 300)}`,
-  });
-}
 
 /** A response's state as the pipeline sees it. */
 function interpret(response: ResponseSnapshot): CheckResult<Advice> {
@@ -102,43 +91,26 @@ function readAdvice(response: ResponseSnapshot): CheckResult<Advice> {
 export function createOpenAIAdviceProvider(
   options: OpenAIAdviceProviderOptions,
 ): TaskProvider<AdviceInput, Advice> {
-  if (!options.apiKey) throw new Error("OPENAI_API_KEY is not set");
-  if (!options.model) throw new Error("OPENAI_MODEL is not set");
-  const { apiKey, model } = options;
-  const client = lazyOpenAIClient({
+  const apiKey = requireSetting("OPENAI_API_KEY", options.apiKey);
+  const model = requireSetting("OPENAI_MODEL", options.model);
+  const client = createOpenAIClient({
     apiKey,
     baseURL: options.baseURL,
-    timeoutMs: options.timeoutMs ?? 20_000,
+    model,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
   });
-  const createTimeoutMs = options.createTimeoutMs ?? 45_000;
+  const createTimeoutMs = options.createTimeoutMs ?? DEFAULT_CREATE_TIMEOUT_MS;
   const fallbackTimeoutMs = options.fallbackTimeoutMs ?? 150_000;
   const runInBackground = options.runInBackground ?? fireAndForget;
-  const redact = (text: string) => text.split(apiKey).join("[redacted]");
+  const redact = redactor(apiKey);
   const classify = (error: unknown) => classifyOpenAIError(error, redact);
-  const classifyCreate = (error: unknown) => {
-    const status = error instanceof APIError ? error.status : undefined;
-    const answered = () =>
-      `POST /responses answered HTTP ${status}: ${redact(String((error as Error).message))}`;
-    if (status === 401 || status === 403) logSuspectSetting("OPENAI_API_KEY", answered());
-    if (status === 404) {
-      logSuspectSetting("OPENAI_BASE_URL or OPENAI_MODEL", answered(), {
-        OPENAI_BASE_URL: options.baseURL ?? "https://api.openai.com/v1",
-        OPENAI_MODEL: model,
-      });
-    }
-    return classifyCreateError(error, redact);
-  };
   // Learnt from the first rejected background create; this instance then goes straight to the fallback.
   let backgroundUnsupported = false;
 
   function submitFallback(body: ResponseCreateParamsNonStreaming, idempotencyKey: string) {
     const taskId = startFallbackTask(async () => {
       try {
-        const response = await client().responses.create(body, {
-          timeout: fallbackTimeoutMs,
-          idempotencyKey,
-        });
-        const snapshot = snapshotOf(response);
+        const snapshot = await client.createResponse(body, { timeoutMs: fallbackTimeoutMs, idempotencyKey });
         const result = interpret(snapshot);
         if (result.state !== "running") return result;
         // A synchronous call answers when done; a "still running" answer would never change.
@@ -162,26 +134,22 @@ export function createOpenAIAdviceProvider(
         throw notSentError(error, OPENAI_MESSAGES.hiccup, "openai create");
       }
       if (backgroundUnsupported) return submitFallback(body, ctx.idempotencyKey);
-      let response: unknown;
       try {
         // The SDK sends no Idempotency-Key header for OpenAI: `metadata.idempotency_key` names the
         // submit, echoed on the response and in nothing we can query (there is no list endpoint), so
         // a lost create is found again only through the project webhook (the engine's `foundTask`).
-        response = await client().responses.create(
+        const response = await client.createResponse(
           { ...body, background: true },
-          { signal: ctx.signal, timeout: createTimeoutMs, idempotencyKey: ctx.idempotencyKey },
+          { signal: ctx.signal, timeoutMs: createTimeoutMs, idempotencyKey: ctx.idempotencyKey },
         );
+        return { taskId: response.id, nextCheckInMs: CHECK_HINT_MS };
       } catch (error) {
-        if (!rejectsBackground(error)) throw classifyCreate(error);
-        if (!options.plainFallback) throw backgroundRefused(classifyCreate(error));
+        const failure = classify(error);
+        if (!rejectsBackground(failure)) throw failure;
+        if (!options.plainFallback) throw backgroundRefused(failure);
         backgroundUnsupported = true;
-        logEvent("openai.background_unsupported", { detail: classify(error).detail });
+        logEvent("openai.background_unsupported", { detail: failure.detail });
         return submitFallback(body, ctx.idempotencyKey);
-      }
-      try {
-        return { taskId: snapshotOf(response).id, nextCheckInMs: CHECK_HINT_MS };
-      } catch (error) {
-        throw classifyCreate(error);
       }
     },
 
@@ -195,27 +163,27 @@ export function createOpenAIAdviceProvider(
         }
         return result ?? { state: "running", nextCheckInMs: CHECK_HINT_MS };
       }
-      let response: unknown;
+      let response: ResponseSnapshot;
       try {
-        response = await client().responses.retrieve(taskId, undefined, { signal: ctx.signal });
+        response = await client.retrieveResponse(taskId, { signal: ctx.signal });
       } catch (error) {
         // OpenAI does not know the response: checked again before any new (paid) attempt.
-        if (error instanceof NotFoundError)
-          throw taskMissingError(OPENAI_MESSAGES.hiccup, classify(error).detail, error);
-        throw classify(error);
+        if (error instanceof ProviderError && error.httpStatus === 404)
+          throw taskMissingError(OPENAI_MESSAGES.hiccup, error.detail, error);
+        throw error;
       }
-      return interpret(snapshotOf(response));
+      return interpret(response);
     },
 
     async cancel(taskId, ctx) {
       // A plain fallback call cannot be stopped; it ends on its own within its timeout.
       if (isFallbackTaskId(taskId)) return;
       try {
-        await client().responses.cancel(taskId, { signal: ctx.signal });
+        await client.cancelResponse(taskId, { signal: ctx.signal });
       } catch (error) {
         // Unknown (404), or not cancellable any more (finished, or not a background response): done.
-        if (error instanceof APIError && [400, 404, 409].includes(error.status ?? 0)) return;
-        throw classify(error);
+        if (error instanceof ProviderError && [400, 404, 409].includes(error.httpStatus ?? 0)) return;
+        throw error;
       }
     },
   };

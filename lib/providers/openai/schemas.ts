@@ -53,6 +53,8 @@ export const responseSchema = z.object({
   incomplete_details: z.object({ reason: z.string().nullish() }).nullish(),
   output: z.array(z.unknown()).default([]),
   output_text: z.string().optional(),
+  /** Our create's metadata, echoed; anything but string pairs reads as none. */
+  metadata: z.record(z.string(), z.string()).nullish().catch(null),
 });
 
 export type ResponseSnapshot = z.infer<typeof responseSchema>;

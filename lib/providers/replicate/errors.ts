@@ -1,3 +1,5 @@
+import { outcomeOfHttpStatus } from "@/lib/providers/create-outcome";
+import { retryAfterMs } from "@/lib/providers/retry-after";
 import { ProviderError } from "@/lib/providers/types";
 
 /** The sentences a person reads; raw vendor detail goes to the log only. */
@@ -15,16 +17,6 @@ const CONTENT_WORDS = /nsfw|safety|unsafe|content polic|inappropriate|explicit|s
 const NO_FACE_WORDS =
   /no faces?\b|face (was |is )?not (detected|found)|(could not|couldn't|cannot|can't|unable to|failed to) (find|detect) (a |any )?face/i;
 
-/** `Retry-After` in seconds (Replicate's form) or as an HTTP date. */
-export function retryAfterMsFrom(headers: Headers, now = Date.now()): number | undefined {
-  const raw = headers.get("retry-after");
-  if (!raw) return undefined;
-  const seconds = Number.parseFloat(raw);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(raw);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 export interface HttpFailure {
   status: number;
   headers: Headers;
@@ -32,34 +24,48 @@ export interface HttpFailure {
   request: string;
   bodyExcerpt: string;
   model: string;
+  /** The client's error, kept as the cause. */
+  cause?: unknown;
 }
 
-/** Sorts a non-2xx answer into a ProviderError. */
+/**
+ * Sorts a non-2xx answer into a ProviderError, with the status and what it says about a create:
+ * a 4xx refused it (nothing was made), a 5xx may have made it.
+ */
 export function classifyHttpFailure({
   status,
   headers,
   request,
   bodyExcerpt,
   model,
+  cause,
 }: HttpFailure): ProviderError {
-  const detail = `replicate HTTP ${status} on ${request}: ${bodyExcerpt}`;
+  const answered = {
+    detail: `replicate HTTP ${status} on ${request}: ${bodyExcerpt}`,
+    outcome: outcomeOfHttpStatus(status),
+    httpStatus: status,
+    cause,
+  };
   if (status === 429) {
-    const retryAfterMs = retryAfterMsFrom(headers);
-    return new ProviderError("transient", REPLICATE_MESSAGES.busy, { detail, retryAfterMs });
+    return new ProviderError("transient", REPLICATE_MESSAGES.busy, {
+      ...answered,
+      retryAfterMs: retryAfterMs(headers),
+    });
   }
   // 401/403: a bad token; 402: no credit on the account. Neither gets better by retrying.
   if (status === 401 || status === 402 || status === 403) {
-    return new ProviderError("permanent", REPLICATE_MESSAGES.unavailable, { detail });
+    return new ProviderError("permanent", REPLICATE_MESSAGES.unavailable, answered);
   }
   if (status === 404) {
     return new ProviderError("permanent", REPLICATE_MESSAGES.unavailable, {
-      detail: `${detail} (model "${model}" not found, or not runnable without a version id)`,
+      ...answered,
+      detail: `${answered.detail} (model "${model}" not found, or not runnable without a version id)`,
     });
   }
   if (status === 400 || status === 413 || status === 422) {
-    return new ProviderError("permanent", REPLICATE_MESSAGES.badInput, { detail });
+    return new ProviderError("permanent", REPLICATE_MESSAGES.badInput, answered);
   }
-  return new ProviderError("transient", REPLICATE_MESSAGES.hiccup, { detail });
+  return new ProviderError("transient", REPLICATE_MESSAGES.hiccup, answered);
 }
 
 /** Sorts a prediction that ended `failed` by its error text; unknown errors are retried. */

@@ -1,7 +1,6 @@
 import { ProviderError } from "@/lib/providers/types";
 import type { ReplicateClient } from "./client";
 import { REPLICATE_MESSAGES } from "./errors";
-import { predictionPageSchema } from "./schemas";
 
 /** The query parameter of our webhook URL that names the submit (see `webhookWithKey`). */
 export const WEBHOOK_KEY_PARAM = "idempotency_key";
@@ -56,15 +55,14 @@ export async function findPredictionByKey(lookup: PredictionLookup): Promise<{ t
   let seen = 0;
   let withoutWebhook = 0;
   for (let page = 1; page <= MAX_LOOKUP_PAGES; page++) {
-    const json = await client.requestJson({ method: "GET", path: `/v1/predictions?${query}`, signal });
-    const parsed = predictionPageSchema.safeParse(json);
-    if (!parsed.success) throw cannotTell(`page ${page} is not a prediction list`);
-    for (const item of parsed.data.results) {
+    const listed = await client.listPredictions(query, signal);
+    if (!listed) throw cannotTell(`page ${page} is not a prediction list`);
+    for (const item of listed.results) {
       if (keyOfWebhook(item.webhook) === idempotencyKey) return { taskId: item.id };
       seen += 1;
       if (!("webhook" in item)) withoutWebhook += 1;
     }
-    const next = parsed.data.next;
+    const next = listed.next;
     if (next) {
       // Only the cursor is taken from `next`: requests go to our configured base, nowhere else.
       query = new URL(next, "https://api.replicate.com").search.slice(1);

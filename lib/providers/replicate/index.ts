@@ -1,4 +1,5 @@
 import { notSentError, taskMissingError } from "@/lib/providers/create-outcome";
+import { requireSetting } from "@/lib/providers/setting-hint";
 import {
   type CheckResult,
   type FaceSwapInput,
@@ -7,14 +8,14 @@ import {
   ProviderError,
   type TaskProvider,
 } from "@/lib/providers/types";
-import { createReplicateClient, ReplicateHttpError } from "./client";
+import { createReplicateClient, type PredictionRequest } from "./client";
 import { jpegDataUrl } from "./data-url";
 import { classifyPredictionError, REPLICATE_MESSAGES } from "./errors";
 import { findPredictionByKey, webhookWithKey } from "./find-prediction";
 import { replicateOutputSources } from "./output-sources";
-import { firstOutputUrl, type Prediction, predictionRouteFor } from "./schemas";
+import { firstOutputUrl, type Prediction, predictionTargetFor } from "./schemas";
 
-/** Options of the Replicate face-swap provider (plain fetch against the predictions API). */
+/** Options of the Replicate face-swap provider (Replicate's own client against the predictions API). */
 export interface ReplicateFaceSwapProviderOptions {
   /** `REPLICATE_API_TOKEN`. */
   token: string;
@@ -56,99 +57,64 @@ async function imageFor(image: ImageInput): Promise<string> {
   }
 }
 
-const unwrap = (error: unknown): unknown =>
-  error instanceof ReplicateHttpError ? error.providerError : error;
-
 /** Puts the person's own face back onto the try-on image with a Replicate face-swap model. */
 export function createReplicateFaceSwapProvider(
   options: ReplicateFaceSwapProviderOptions,
 ): TaskProvider<FaceSwapInput, ImageResult> {
-  if (!options.token) throw new Error("REPLICATE_API_TOKEN is not set");
-  if (!options.baseUrl) throw new Error("REPLICATE_API_BASE_URL is not set");
-  const route = predictionRouteFor(options.model);
-  const client = createReplicateClient({
-    token: options.token,
-    baseUrl: options.baseUrl,
-    model: options.model,
-    fetch: options.fetch ?? fetch,
-    timeoutMs: options.timeoutMs ?? 20_000,
-    createTimeoutMs: options.createTimeoutMs ?? 45_000,
-  });
+  requireSetting("REPLICATE_API_TOKEN", options.token);
+  requireSetting("REPLICATE_API_BASE_URL", options.baseUrl);
+  const target = predictionTargetFor(options.model);
+  const client = createReplicateClient(options);
   const webhookFor = (idempotencyKey: string): string | undefined => {
     const webhook = options.webhookUrl?.(idempotencyKey);
     return webhook ? webhookWithKey(webhook, idempotencyKey) : undefined;
   };
-  const predictionPath = (taskId: string, suffix = "") =>
-    `/v1/predictions/${encodeURIComponent(taskId)}${suffix}`;
 
   return {
     name: "replicate-faceswap",
     outputSources: replicateOutputSources(options.baseUrl),
 
     async submit(input, ctx) {
-      let body: Record<string, unknown>;
+      let request: PredictionRequest;
       try {
-        const [target, face] = await Promise.all([imageFor(input.target), imageFor(input.face)]);
+        const [targetImage, face] = await Promise.all([imageFor(input.target), imageFor(input.face)]);
         const webhook = webhookFor(ctx.idempotencyKey);
-        body = {
-          ...(route.version ? { version: route.version } : {}),
-          input: { [options.targetField]: target, [options.faceField]: face },
+        request = {
+          input: { [options.targetField]: targetImage, [options.faceField]: face },
           ...(webhook ? { webhook, webhook_events_filter: ["completed"] } : {}),
         };
       } catch (error) {
         throw notSentError(error, REPLICATE_MESSAGES.hiccup, "replicate create");
       }
-      try {
-        const prediction = await client.requestPrediction({
-          method: "POST",
-          path: route.path,
-          body,
-          signal: ctx.signal,
-          create: true,
-        });
-        return { taskId: prediction.id, nextCheckInMs: CHECK_HINT_MS };
-      } catch (error) {
-        throw unwrap(error);
-      }
+      const prediction = await client.createPrediction(target, request, ctx.signal);
+      return { taskId: prediction.id, nextCheckInMs: CHECK_HINT_MS };
     },
 
     async check(taskId, ctx): Promise<CheckResult<ImageResult>> {
       let prediction: Prediction;
       try {
-        prediction = await client.requestPrediction({
-          method: "GET",
-          path: predictionPath(taskId),
-          signal: ctx.signal,
-        });
+        prediction = await client.getPrediction(taskId, ctx.signal);
       } catch (error) {
         // Replicate does not know the prediction: checked again before any new (paid) attempt.
-        if (error instanceof ReplicateHttpError && error.status === 404)
-          throw taskMissingError(REPLICATE_MESSAGES.hiccup, error.providerError.detail, error);
-        throw unwrap(error);
+        if (error instanceof ProviderError && error.httpStatus === 404)
+          throw taskMissingError(REPLICATE_MESSAGES.hiccup, error.detail, error);
+        throw error;
       }
       return resultOf(taskId, prediction);
     },
 
-    async findTask(idempotencyKey, { signal, since }) {
+    findTask(idempotencyKey, { signal, since }) {
       const hadWebhook = webhookFor(idempotencyKey) !== undefined;
-      try {
-        return await findPredictionByKey({ client, idempotencyKey, hadWebhook, since, signal });
-      } catch (error) {
-        throw unwrap(error);
-      }
+      return findPredictionByKey({ client, idempotencyKey, hadWebhook, since, signal });
     },
 
     async cancel(taskId, ctx) {
       try {
-        await client.requestJson({
-          method: "POST",
-          path: predictionPath(taskId, "/cancel"),
-          signal: ctx.signal,
-        });
+        await client.cancelPrediction(taskId, ctx.signal);
       } catch (error) {
         // Nothing to cancel: Replicate no longer knows it (its data is removed after an hour).
-        if (error instanceof ReplicateHttpError && error.status === 404) return;
-        throw unwrap(error);
+        if (error instanceof ProviderError && error.httpStatus === 404) return;
+        throw error;
       }
     },
   };

@@ -16,28 +16,25 @@ export function firstOutputUrl(output: unknown): string | null {
   return typeof candidate === "string" && /^(https?:|data:image\/)/.test(candidate) ? candidate : null;
 }
 
-/** Where a model reference is run: `owner/name` on its model endpoint, versions on /v1/predictions. */
-export type PredictionRoute = { path: string; version: string | undefined };
+/** What a create runs: a version (on /v1/predictions), or an `owner/name` model at its latest. */
+export type PredictionTarget = { version: string } | { model: string };
 
 /**
  * `owner/name` → the model's own endpoint (Replicate's way to run an official model at its latest);
  * `owner/name:<version>` or a bare version id → `/v1/predictions` with that version.
  */
-export function predictionRouteFor(model: string): PredictionRoute {
+export function predictionTargetFor(model: string): PredictionTarget {
   const [ref = "", version] = model.split(":", 2);
-  if (version) return { path: "/v1/predictions", version };
+  if (version) return { version };
   const parts = ref.split("/");
-  if (parts.length === 1 && ref) return { path: "/v1/predictions", version: ref };
+  if (parts.length === 1 && ref) return { version: ref };
   const [owner, name] = parts;
   if (parts.length !== 2 || !owner || !name) {
     throw new Error(
       `REPLICATE_FACESWAP_MODEL "${model}" is not owner/name, owner/name:version or a version id`,
     );
   }
-  return {
-    path: `/v1/models/${encodeURIComponent(owner)}/${encodeURIComponent(name)}/predictions`,
-    version: undefined,
-  };
+  return { model: `${encodeURIComponent(owner)}/${encodeURIComponent(name)}` };
 }
 
 /** A page of `GET /v1/predictions`: newest first, 100 per page, `next` the following page's URL. */
