@@ -153,9 +153,11 @@ export function createOutputFetcher(options: OutputFetcherOptions = {}): FetchOu
   }
 
   return async function fetchOutput(rawUrl, sources, signal) {
-    const deadline = AbortSignal.timeout(deadlineMs);
-    const combined = AbortSignal.any([signal, deadline]);
     if (!URL.canParse(rawUrl)) throw new OutputFetchError("refused", `not a URL: ${loggableUrl(rawUrl)}`);
+    // A timer, not AbortSignal.timeout inside AbortSignal.any: Node 20 can lose that one to GC (deadline.ts).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new DOMException("deadline", "TimeoutError")), deadlineMs);
+    const combined = AbortSignal.any([signal, deadline.signal]);
     let url = new URL(rawUrl);
     let from: URL | null = null;
     try {
@@ -184,12 +186,14 @@ export function createOutputFetcher(options: OutputFetcherOptions = {}): FetchOu
       }
     } catch (error) {
       if (error instanceof OutputFetchError) throw error;
-      if (deadline.aborted) {
+      if (deadline.signal.aborted) {
         throw new OutputFetchError("timeout", `${loggableUrl(url)}: not done within ${deadlineMs} ms`, {
           cause: error,
         });
       }
       throw new OutputFetchError("unavailable", `${loggableUrl(url)}: ${String(error)}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
     }
   };
 }
