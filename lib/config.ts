@@ -1,6 +1,5 @@
 import path from "node:path";
 import { z } from "zod";
-import { STEP_NAMES, type StepName } from "@/lib/jobs/job";
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_CREATE_TIMEOUT_MS,
@@ -8,6 +7,7 @@ import {
   MAX_LEASE_MS,
 } from "@/lib/jobs/time-budget";
 import { DEFAULT_SWEEP_INTERVAL_S, DEFAULT_UNWATCHED_AFTER_S } from "@/lib/jobs/unattended";
+import { STEP_NAMES, type StepName } from "@/lib/step-catalogue";
 
 /** The only module that reads process.env: env → a typed, validated configuration. */
 

@@ -1,6 +1,7 @@
-import { isPaused, isTerminal, type JobStatus, type StoredJob } from "@/lib/jobs/job";
+import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
 import { PIPELINE, TOTAL_STEPS } from "@/lib/jobs/pipeline";
 import type { Advice } from "@/lib/providers/types";
+import type { JobStatus } from "@/lib/step-catalogue";
 
 /** What the browser sees of a job: the seed design's fields, plus progress hints. Nothing internal. */
 export interface PublicJob {

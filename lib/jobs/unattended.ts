@@ -1,6 +1,7 @@
 import { klingCallbackUrlFor, replicateWebhookUrlFor } from "@/lib/callbacks/callback-urls";
 import type { AppConfig } from "@/lib/config";
-import type { StepName, StoredJob } from "@/lib/jobs/job";
+import type { StoredJob } from "@/lib/jobs/job";
+import type { StepName } from "@/lib/step-catalogue";
 
 /** Who asks advance to move a job: a person's status poll, the cron sweep, or a vendor's callback. */
 export type Watcher = "person" | "sweep" | "callback";
