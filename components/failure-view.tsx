@@ -1,7 +1,7 @@
 import { BUTTON } from "@/components/button-styles";
 import { AlertIcon } from "@/components/icons";
 import { ViewHeading } from "@/components/view-heading";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
 import { STEPS } from "@/lib/step-catalogue";
 
 interface FailureViewProps {

@@ -6,7 +6,7 @@ import { formatElapsed } from "@/components/job-steps";
 import { ProgressStepper } from "@/components/progress-stepper";
 import { ViewHeading } from "@/components/view-heading";
 import { useNow } from "@/hooks/use-now";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
 import { STEPS, stepIndexOfStatus } from "@/lib/step-catalogue";
 
 interface ProgressViewProps {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import type { StoredJob } from "@/lib/jobs/job";
 import { PIPELINE } from "@/lib/jobs/pipeline";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
 import { createRedisStore } from "@/lib/store/redis";
 import type { JobStore } from "@/lib/store/types";
 import { type AppPool, startAppPool } from "@/tests/support/app-pool";
