@@ -2,10 +2,9 @@ import { Readable } from "node:stream";
 import busboy from "busboy";
 import { AppError } from "@/lib/errors";
 import { fingerprintOf, type StartRequest } from "@/lib/jobs/start-request";
+import { MAX_IMAGE_BYTES, MAX_OCCASION_CHARS } from "@/lib/start-rules";
 import { guardedBody, refusalOf } from "@/lib/uploads/guarded-body";
 
-export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
-export const MAX_OCCASION_CHARS = 200;
 /** Two full-size images plus the form's own bytes: the whole body's cap, counted while streaming. */
 export const MAX_BODY_BYTES = 2 * MAX_IMAGE_BYTES + 256 * 1024;
 const TOO_LARGE = "The upload is too large: each photo may be at most 10 MB.";
