@@ -1,20 +1,19 @@
+// POST /api/uploads: the token route of Vercel Blob direct uploads, one short-lived token per photo.
 import { NextResponse } from "next/server";
-import { errorResponse } from "@/lib/errors";
-import { otherMethods } from "@/lib/http";
+import { route } from "@/lib/http";
 import { clientKeyOf } from "@/lib/request";
 import { getRuntime } from "@/lib/runtime";
 import { issueUploadToken } from "@/lib/uploads/issue-upload-token";
 
 export const runtime = "nodejs";
-export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");
+export const maxDuration = 30;
 
 /** The token route of `upload()` from @vercel/blob/client: one short-lived token per allowed photo. */
-export async function POST(request: Request) {
-  try {
-    const rt = getRuntime();
-    const answer = await issueUploadToken(rt, request, clientKeyOf(request, rt.config.clientAddress));
-    return NextResponse.json(answer, { headers: { "Cache-Control": "no-store" } });
-  } catch (error) {
-    return errorResponse(error);
-  }
+async function issueToken(request: Request) {
+  const rt = getRuntime();
+  return NextResponse.json(
+    await issueUploadToken(rt, request, clientKeyOf(request, rt.config.clientAddress)),
+  );
 }
+
+export const { GET, POST, PUT, PATCH, DELETE } = route({ POST: issueToken });

@@ -1,14 +1,14 @@
+// GET /api/cron/advance: Vercel Cron's sweep, advancing the jobs nobody polls.
 import { timingSafeEqual } from "node:crypto";
 import { NextResponse } from "next/server";
-import { AppError, errorResponse } from "@/lib/errors";
-import { otherMethods } from "@/lib/http";
+import { AppError } from "@/lib/errors";
+import { route } from "@/lib/http";
 import { sweepDueJobs } from "@/lib/jobs/sweep";
 import { invocationStopBy } from "@/lib/jobs/time-budget";
 import { getRuntime } from "@/lib/runtime";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
-export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");
 // POLL_ROUTE_MAX_DURATION_S (lib/jobs/time-budget.ts).
 export const maxDuration = 120;
 
@@ -24,16 +24,13 @@ function isAuthorized(header: string | null, secret: string | null): boolean {
 }
 
 /** Vercel Cron calls this with `Authorization: Bearer $CRON_SECRET`; it advances overdue jobs. */
-export async function GET(request: Request) {
-  try {
-    const rt = getRuntime();
-    if (!isAuthorized(request.headers.get("authorization"), rt.config.cronSecret)) {
-      throw new AppError("unauthorized", "This address is for the scheduled sweep only.");
-    }
-    const stopBy = invocationStopBy(maxDuration);
-    const result = await sweepDueJobs(rt, { limit: SWEEP_LIMIT, budgetMs: SWEEP_BUDGET_MS, stopBy });
-    return NextResponse.json(result, { headers: { "Cache-Control": "no-store" } });
-  } catch (error) {
-    return errorResponse(error);
+async function sweep(request: Request) {
+  const rt = getRuntime();
+  if (!isAuthorized(request.headers.get("authorization"), rt.config.cronSecret)) {
+    throw new AppError("unauthorized", "This address is for the scheduled sweep only.");
   }
+  const stopBy = invocationStopBy(maxDuration);
+  return NextResponse.json(await sweepDueJobs(rt, { limit: SWEEP_LIMIT, budgetMs: SWEEP_BUDGET_MS, stopBy }));
 }
+
+export const { GET, POST, PUT, PATCH, DELETE } = route({ GET: sweep });
