@@ -5,7 +5,6 @@ import { AppError } from "@/lib/errors";
 import type { StoredJob } from "@/lib/jobs/job";
 import { START_WINDOW_MS } from "@/lib/jobs/start-idempotency";
 import { logEvent } from "@/lib/log";
-import { withinBudget } from "@/lib/request";
 import type { Runtime } from "@/lib/runtime";
 import {
   type ActiveJobCap,
@@ -13,6 +12,7 @@ import {
   type StartGuards,
   StoreUnavailableError,
 } from "@/lib/store/types";
+import { withinBudget } from "@/lib/within-budget";
 
 /** How long a start waits, once its create went unanswered, to learn whether the job exists. */
 const SETTLE_BUDGET_MS = 10_000;

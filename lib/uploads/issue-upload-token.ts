@@ -1,9 +1,9 @@
 import { handleUpload } from "@vercel/blob/client";
 import { z } from "zod";
 import { AppError } from "@/lib/errors";
+import { readJsonBody } from "@/lib/intake/json-body";
 import type { Runtime } from "@/lib/runtime";
 import { ALLOWED_UPLOAD_TYPES } from "@/lib/start-rules";
-import { readJsonBody } from "@/lib/uploads/read-json-body";
 import {
   directUploadsDisabled,
   isUploadPathname,

@@ -7,8 +7,8 @@ import { parseJobId } from "@/lib/jobs/job-id";
 import { toPublicJob } from "@/lib/jobs/public-view";
 import { invocationStopBy } from "@/lib/jobs/time-budget";
 import { logEvent } from "@/lib/log";
-import { withinBudget } from "@/lib/request";
 import { getRuntime } from "@/lib/runtime";
+import { withinBudget } from "@/lib/within-budget";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";

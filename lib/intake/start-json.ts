@@ -2,10 +2,10 @@ import { z } from "zod";
 import type { BlobRef, StoredBlob } from "@/lib/blobs/types";
 import { BlobTooLargeError } from "@/lib/blobs/vercel-blob";
 import { AppError } from "@/lib/errors";
-import { parseOccasion } from "@/lib/jobs/read-start-form";
+import { readJsonBody } from "@/lib/intake/json-body";
+import { parseOccasion } from "@/lib/intake/occasion";
 import { fingerprintOf, type StartRequest } from "@/lib/jobs/start-request";
 import type { Runtime } from "@/lib/runtime";
-import { readJsonBody } from "@/lib/uploads/read-json-body";
 import { directUploadsEnabled, isUploadPathname, MAX_UPLOAD_BYTES } from "@/lib/uploads/upload-rules";
 
 /** A start request after direct uploads: the photos as URLs of blobs the browser put in our store. */

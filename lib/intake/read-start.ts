@@ -1,0 +1,48 @@
+import { after } from "next/server";
+import type { BlobRef } from "@/lib/blobs/types";
+import { idempotencyKeyOf } from "@/lib/intake/idempotency-key";
+import { isJsonRequest } from "@/lib/intake/json-body";
+import { readStartForm } from "@/lib/intake/start-form";
+import { readStartJson } from "@/lib/intake/start-json";
+import type { StartClient } from "@/lib/jobs/start-job";
+import type { StartRequest } from "@/lib/jobs/start-request";
+import { logEvent } from "@/lib/log";
+import { clientKeyOf } from "@/lib/request";
+import type { Runtime } from "@/lib/runtime";
+
+/** A start request as the engine takes it (startJob), whichever encoding it came in. */
+export interface StartIntake {
+  start: StartRequest;
+  client: StartClient;
+  /** Direct uploads the request named: redundant once the job holds its own copies. */
+  uploads: BlobRef[];
+}
+
+/**
+ * The one intake of POST /api/generation/start: JSON carries the URLs of direct uploads to Blob,
+ * multipart carries the photos themselves; both become the same StartRequest, with the same codes.
+ */
+export async function readStart(rt: Runtime, request: Request): Promise<StartIntake> {
+  const client = {
+    key: clientKeyOf(request, rt.config.clientAddress),
+    idempotencyKey: idempotencyKeyOf(request),
+  };
+  if (isJsonRequest(request)) return { ...(await readStartJson(rt, request)), client };
+  return { start: await readStartForm(request, rt.config.uploadDeadlines), client, uploads: [] };
+}
+
+/**
+ * Deletes a started job's direct uploads after the answer is sent: the job holds its own normalised
+ * copies (a replay leaves them: its first request did that already).
+ */
+export function discardUploadsAfter(rt: Runtime, jobId: string, uploads: BlobRef[]): void {
+  if (uploads.length === 0) return;
+  after(async () => {
+    const results = await Promise.allSettled(uploads.map((ref) => rt.blobs.delete(ref)));
+    for (const result of results) {
+      if (result.status === "rejected") {
+        logEvent("uploads.delete_failed", { jobId, error: String(result.reason) });
+      }
+    }
+  });
+}
