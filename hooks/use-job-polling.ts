@@ -31,8 +31,9 @@ function clockOffsetOf(response: Response): number | null {
 
 /**
  * Polls a job's status as a setTimeout chain (requests never overlap) at the server's pollAfterMs,
- * clamped to 1–5 s (lib/public-job.ts). Pauses while the tab is hidden, backs off on network or server errors, stops when
- * the job finishes or cannot be found, and leaves no timer or request behind when unmounted.
+ * clamped to 1–5 s (lib/public-job.ts), and parses each answer with the public job's schema. Pauses
+ * while the tab is hidden, backs off on network or server errors, stops when the job finishes or
+ * cannot be found, and leaves no timer or request behind when unmounted.
  */
 export function useJobPolling(jobId: string | null): JobPolling {
   const [state, setState] = useState<JobPolling & { jobId: string | null }>({ ...IDLE, jobId: null });
