@@ -14,5 +14,3 @@ export function keysFor(prefix: string) {
 }
 
 export type Keys = ReturnType<typeof keysFor>;
-
-export const DEFAULT_KEY_PREFIX = "style-studio";
