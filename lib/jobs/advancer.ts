@@ -1,14 +1,10 @@
+import { StoreUnavailableError } from "@/lib/failures";
 import type { AdvanceDeps, AdvanceOptions } from "@/lib/jobs/advance";
 import { MAX_BLIND_REPEATS_PER_STEP, unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
 import type { Lease } from "@/lib/jobs/lease";
 import { isOverdue, PIPELINE, type Step, type StepRuntime } from "@/lib/jobs/pipeline";
 import { adoptKnownTask, submitStep } from "@/lib/jobs/submit-step";
-import {
-  COMMIT_ALLOWANCE_MS,
-  DEFAULT_CALL_TIMEOUT_MS,
-  DEFAULT_CREATE_TIMEOUT_MS,
-} from "@/lib/jobs/time-budget";
 import {
   completeStep,
   countUnknownOutcome,
@@ -21,7 +17,7 @@ import {
 } from "@/lib/jobs/transitions";
 import { logEvent } from "@/lib/log";
 import { ProviderError } from "@/lib/providers/types";
-import { StoreUnavailableError } from "@/lib/store/types";
+import { COMMIT_ALLOWANCE_MS, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CREATE_TIMEOUT_MS } from "@/lib/time-budget";
 
 /** Never check a running task more often than this, whatever the provider hints. */
 const MIN_CHECK_INTERVAL_MS = 250;

@@ -1,10 +1,10 @@
+import { StoreUnavailableError } from "@/lib/failures";
 import type { Advancer } from "@/lib/jobs/advancer";
 import { createRefusal, MAX_BLIND_REPEATS_PER_STEP, unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import { createOutcomeOf } from "@/lib/jobs/create-outcome";
 import { isTerminal, type StoredJob } from "@/lib/jobs/job";
 import { memoryOf, remember } from "@/lib/jobs/lease";
 import { idempotencyKeyOf, type Step } from "@/lib/jobs/pipeline";
-import { COMMIT_ALLOWANCE_MS } from "@/lib/jobs/time-budget";
 import {
   countUnknownOutcome,
   failJob,
@@ -16,7 +16,7 @@ import {
 import { mustPause, NO_CARRIERS } from "@/lib/jobs/unattended";
 import { logEvent } from "@/lib/log";
 import { ProviderError } from "@/lib/providers/types";
-import { StoreUnavailableError } from "@/lib/store/types";
+import { COMMIT_ALLOWANCE_MS } from "@/lib/time-budget";
 
 /**
  * The paid side of advancing a job: adopting a task we already know of, deciding whether a create
