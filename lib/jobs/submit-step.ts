@@ -76,10 +76,10 @@ export async function submitStep(advancer: Advancer, job: StoredJob, step: Step)
   if (lost !== null && provider.canFindTasks) {
     // The last create's outcome is unknown (its answer was lost): adopt its task if the vendor has it.
     await advancer.beforeVendorCall(advancer.callTimeoutMs);
-    const rt = advancer.runtime(job, advancer.callTimeoutMs);
+    const scope = advancer.scope(job, advancer.callTimeoutMs);
     let found: { taskId: string } | null = null;
     try {
-      found = await step.findTask(rt, key, { signal: rt.signal, since: lost });
+      found = await step.findTask(scope, key, { signal: scope.signal, since: lost });
     } catch (error) {
       // A lookup that cannot tell leaves the outcome unknown, as if there were no lookup.
       lookupFailure = error instanceof ProviderError ? (error.detail ?? error.message) : String(error);
@@ -133,10 +133,10 @@ export async function submitStep(advancer: Advancer, job: StoredJob, step: Step)
 async function create(advancer: Advancer, job: StoredJob, step: Step, key: string): Promise<StoredJob> {
   await advancer.beforeVendorCall(advancer.createTimeoutMs, 2);
   const intent = await advancer.commit(markSubmitting(job, advancer.now()));
-  const rt = advancer.runtime(intent, advancer.createTimeoutMs);
+  const scope = advancer.scope(intent, advancer.createTimeoutMs);
   let submitted: { taskId: string; nextCheckInMs?: number };
   try {
-    submitted = await step.submit(rt, { idempotencyKey: key, signal: rt.signal });
+    submitted = await step.submit(scope, { idempotencyKey: key, signal: scope.signal });
   } catch (error) {
     return advancer.fail(
       intent,
