@@ -18,6 +18,11 @@ const RULE = "lint/style/noRestrictedImports";
 /** A restricted folder and an import it may not make. */
 const WRONG: ReadonlyArray<{ folder: string; source: string }> = [
   {
+    folder: "lib",
+    source:
+      'import { createSqliteStore } from "@/lib/store/sqlite";\nexport const probe = createSqliteStore;',
+  },
+  {
     folder: "lib/store",
     source: 'import { advance } from "@/lib/jobs/advance";\nexport const probe = advance;',
   },
