@@ -40,6 +40,14 @@ const WRONG: ReadonlyArray<{ folder: string; source: string }> = [
       'import { klingCallbackUrlFor } from "@/lib/callbacks/callback-urls";\nexport const probe = klingCallbackUrlFor;',
   },
   {
+    folder: "lib/outputs",
+    source: 'import { advance } from "@/lib/jobs/advance";\nexport const probe = advance;',
+  },
+  {
+    folder: "lib/images",
+    source: 'import { getParts } from "@/lib/wiring/parts";\nexport const probe = getParts;',
+  },
+  {
     folder: "components",
     source:
       'import { createSqliteStore } from "@/lib/store/sqlite";\nexport const probe = createSqliteStore;',
