@@ -4,7 +4,10 @@ import { createRedisStore } from "@/lib/store/redis";
 import { createSqliteStore } from "@/lib/store/sqlite";
 import { createUpstashStore } from "@/lib/store/upstash";
 
-/** Builds the job store the configuration names, reading jobs with the engine's codec; nothing connects until the first call. */
+/**
+ * Builds the job store the configuration names, reading and indexing jobs with the engine's codec.
+ * Nothing connects until the first call.
+ */
 export function createJobStore(
   config: StoreConfig,
   opts: { ttlSeconds: number; keyPrefix: string },
