@@ -1,6 +1,6 @@
+import type { AppConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
 import { MAX_IMAGE_BYTES } from "@/lib/jobs/read-start-form";
-import type { Runtime } from "@/lib/runtime";
 
 /** The rules every direct browser upload follows, shared by the token route and the start request. */
 
@@ -20,8 +20,8 @@ export function isUploadPathname(pathname: string): boolean {
 }
 
 /** Direct uploads need Vercel Blob: local files cannot be written by the browser. */
-export function directUploadsEnabled(rt: Runtime): boolean {
-  return rt.config.blobs.kind === "vercel-blob";
+export function directUploadsEnabled(deps: { config: Pick<AppConfig, "blobs"> }): boolean {
+  return deps.config.blobs.kind === "vercel-blob";
 }
 
 export function directUploadsDisabled(): AppError {

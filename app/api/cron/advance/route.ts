@@ -3,8 +3,8 @@ import { NextResponse } from "next/server";
 import { AppError, errorResponse } from "@/lib/errors";
 import { otherMethods } from "@/lib/http";
 import { sweepDueJobs } from "@/lib/jobs/sweep";
-import { invocationStopBy } from "@/lib/jobs/time-budget";
-import { getRuntime } from "@/lib/runtime";
+import { invocationStopBy } from "@/lib/time-budget";
+import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -26,12 +26,12 @@ function isAuthorized(header: string | null, secret: string | null): boolean {
 /** Vercel Cron calls this with `Authorization: Bearer $CRON_SECRET`; it advances overdue jobs. */
 export async function GET(request: Request) {
   try {
-    const rt = getRuntime();
-    if (!isAuthorized(request.headers.get("authorization"), rt.config.cronSecret)) {
+    const parts = getParts();
+    if (!isAuthorized(request.headers.get("authorization"), parts.config.cronSecret)) {
       throw new AppError("unauthorized", "This address is for the scheduled sweep only.");
     }
     const stopBy = invocationStopBy(maxDuration);
-    const result = await sweepDueJobs(rt, { limit: SWEEP_LIMIT, budgetMs: SWEEP_BUDGET_MS, stopBy });
+    const result = await sweepDueJobs(parts, { limit: SWEEP_LIMIT, budgetMs: SWEEP_BUDGET_MS, stopBy });
     return NextResponse.json(result, { headers: { "Cache-Control": "no-store" } });
   } catch (error) {
     return errorResponse(error);

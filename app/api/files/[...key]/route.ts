@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { isValidBlobKey, LOCAL_BLOB_ROUTE } from "@/lib/blobs/local";
 import { AppError, errorResponse } from "@/lib/errors";
 import { otherMethods } from "@/lib/http";
-import { getRuntime } from "@/lib/runtime";
+import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
 export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");
@@ -18,7 +18,7 @@ export async function GET(request: Request, { params }: { params: Promise<{ key:
   try {
     const key = (await params).key.join("/");
     if (!isValidBlobKey(key)) throw new AppError("invalid_file_key", "This file address is not valid.");
-    const blob = await getRuntime().blobs.get({ key, url: `${LOCAL_BLOB_ROUTE}${key}` });
+    const blob = await getParts().blobs.get({ key, url: `${LOCAL_BLOB_ROUTE}${key}` });
     if (!blob) throw new AppError("file_not_found", "This file does not exist.");
     const etag = `"${createHash("sha256").update(blob.bytes).digest("base64url").slice(0, 27)}"`;
     const headers = { "Cache-Control": CACHE_CONTROL, ETag: etag, "X-Content-Type-Options": "nosniff" };

@@ -7,9 +7,9 @@ import { idempotencyKeyOf } from "@/lib/jobs/start-idempotency";
 import { startJob } from "@/lib/jobs/start-job";
 import { logEvent } from "@/lib/log";
 import { clientKeyOf } from "@/lib/request";
-import { getRuntime } from "@/lib/runtime";
 import { isJsonRequest } from "@/lib/uploads/read-json-body";
 import { startJobFromUploads } from "@/lib/uploads/start-job-from-uploads";
+import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
 export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");
@@ -17,18 +17,20 @@ export const maxDuration = 60;
 
 export async function POST(request: Request) {
   try {
-    const rt = getRuntime();
+    const parts = getParts();
     const client = {
-      key: clientKeyOf(request, rt.config.clientAddress),
+      key: clientKeyOf(request, parts.config.clientAddress),
       idempotencyKey: idempotencyKeyOf(request),
     };
     // JSON carries the URLs of direct uploads to Blob; multipart carries the photos themselves.
     const { jobId, replayed } = isJsonRequest(request)
-      ? await startJobFromUploads(rt, request, client)
-      : await startJob(rt, await readStartForm(request, rt.config.uploadDeadlines), client);
+      ? await startJobFromUploads(parts, request, client)
+      : await startJob(parts, await readStartForm(request, parts.config.uploadDeadlines), client);
     // The first step starts after the answer; if this dies, the first poll picks the work up.
     if (!replayed) {
-      after(() => advance(jobId, rt).catch((error: unknown) => logEvent("advance.failed", { jobId, error })));
+      after(() =>
+        advance(jobId, parts).catch((error: unknown) => logEvent("advance.failed", { jobId, error })),
+      );
     }
     return NextResponse.json(
       { jobId },
