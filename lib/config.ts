@@ -1,15 +1,20 @@
 import path from "node:path";
 import { z } from "zod";
+import { ConfigError } from "@/lib/failures";
+import { STEP_NAMES, type StepName } from "@/lib/step-catalogue";
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_CREATE_TIMEOUT_MS,
   leaseNeededFor,
   MAX_LEASE_MS,
-} from "@/lib/jobs/time-budget";
-import { DEFAULT_SWEEP_INTERVAL_S, DEFAULT_UNWATCHED_AFTER_S } from "@/lib/jobs/unattended";
-import { STEP_NAMES, type StepName } from "@/lib/step-catalogue";
+} from "@/lib/time-budget";
 
 /** The only module that reads process.env: env → a typed, validated configuration. */
+
+/** "A few minutes": a watching tab's polls write far more often than this (every check, every retry). */
+export const DEFAULT_UNWATCHED_AFTER_S = 180;
+/** Vercel Hobby runs cron jobs once a day: what vercel.json declares. */
+export const DEFAULT_SWEEP_INTERVAL_S = 86_400;
 
 const optionalString = z
   .string()
@@ -172,14 +177,6 @@ export interface AppConfig {
   devServer: boolean;
 }
 
-/** Thrown at start-up for a configuration that cannot work; the message names the variable. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
-
 type Env = z.infer<typeof envSchema>;
 
 /** An HMAC key shorter than this is guessable offline from one callback URL. */
@@ -228,7 +225,7 @@ export const DEFAULT_REPLICATE_FACESWAP_MODEL =
 
 /**
  * The lease must cover the longest vendor call and its commits, and stay below every route's
- * maxDuration (lib/jobs/time-budget.ts); unset, it is exactly what the longest call needs.
+ * maxDuration (lib/time-budget.ts); unset, it is exactly what the longest call needs.
  */
 function leaseFrom(env: Env): number {
   const needed = leaseNeededFor(Math.max(env.VENDOR_CREATE_TIMEOUT_MS, env.VENDOR_CALL_TIMEOUT_MS));

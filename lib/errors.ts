@@ -1,7 +1,6 @@
 import { NextResponse } from "next/server";
-import { ConfigError } from "@/lib/config";
+import { ConfigError, StoreUnavailableError } from "@/lib/failures";
 import { logEvent } from "@/lib/log";
-import { StoreUnavailableError } from "@/lib/store/types";
 
 /** Every error code the API answers with, and its HTTP status: one table. */
 const STATUS_BY_CODE = {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { createClient } from "redis";
 import type { StoredJob } from "@/lib/jobs/job";
+import { jobCodec } from "@/lib/jobs/job-store";
 import { saveTask } from "@/lib/providers/local/task-files";
 import { createRedisStore } from "@/lib/store/redis";
 import { makeStoredJob } from "@/tests/support/job-factory";
@@ -41,7 +42,12 @@ async function seedJobs(
   count: number,
   timing: { warmupS: number; runS: number },
 ) {
-  const store = createRedisStore({ url: ctx.redis?.url ?? "", ttlSeconds: 3_600, keyPrefix: env.prefix });
+  const store = createRedisStore({
+    codec: jobCodec,
+    url: ctx.redis?.url ?? "",
+    ttlSeconds: 3_600,
+    keyPrefix: env.prefix,
+  });
   const tasksDir = path.join(env.dataDir, "local-studio");
   const now = Date.now();
   // First checks fall evenly over the measured run, which starts after seeding and a warm-up.

@@ -1,6 +1,6 @@
 import { del, put } from "@vercel/blob";
 import type { BlobRef, BlobStore, StoredBlob } from "@/lib/blobs/types";
-import { ConfigError } from "@/lib/config";
+import { ConfigError } from "@/lib/failures";
 import { vercelBlobOrigins, vercelBlobStoreId } from "./vercel-blob-origins";
 
 /** Options of the Vercel Blob store. */

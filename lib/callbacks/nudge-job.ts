@@ -1,7 +1,7 @@
 import { after } from "next/server";
 import { type AdvanceDeps, type AdvanceOptions, advance } from "@/lib/jobs/advance";
-import { invocationStopBy, SHORT_ROUTE_MAX_DURATION_S } from "@/lib/jobs/time-budget";
 import { logEvent } from "@/lib/log";
+import { invocationStopBy, SHORT_ROUTE_MAX_DURATION_S } from "@/lib/time-budget";
 import { withinBudget } from "@/lib/within-budget";
 
 /**

@@ -1,6 +1,6 @@
 import { AppError } from "@/lib/errors";
+import type { JobStore } from "@/lib/jobs/job-store";
 import { logEvent } from "@/lib/log";
-import type { JobStore } from "@/lib/store/types";
 import { CLOSE_CONNECTION, readCallbackBody } from "./callback-body";
 import { checkWebhookHeaders, isSignedBody, WEBHOOK_TOLERANCE_SECONDS } from "./standard-webhooks";
 

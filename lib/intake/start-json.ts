@@ -1,12 +1,18 @@
 import { z } from "zod";
-import type { BlobRef, StoredBlob } from "@/lib/blobs/types";
+import type { BlobRef, BlobStore, StoredBlob } from "@/lib/blobs/types";
 import { BlobTooLargeError } from "@/lib/blobs/vercel-blob";
+import type { AppConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
 import { readJsonBody } from "@/lib/intake/json-body";
 import { parseOccasion } from "@/lib/intake/occasion";
 import { fingerprintOf, type StartRequest } from "@/lib/jobs/start-request";
-import type { Runtime } from "@/lib/runtime";
 import { directUploadsEnabled, isUploadPathname, MAX_UPLOAD_BYTES } from "@/lib/uploads/upload-rules";
+
+/** What reading a JSON start needs: the blob store the uploads are in, and the upload settings. */
+export interface JsonStartDeps {
+  blobs: BlobStore;
+  config: Pick<AppConfig, "blobs" | "uploadDeadlines">;
+}
 
 /** A start request after direct uploads: the photos as URLs of blobs the browser put in our store. */
 const startJsonSchema = z.object({
@@ -61,10 +67,10 @@ function uploadRefOf(field: UrlField, raw: string): BlobRef {
 }
 
 /** Downloads one upload through the BlobStore, which refuses (never fetches) a URL outside our store. */
-async function download(rt: Runtime, field: UrlField, ref: BlobRef): Promise<Buffer> {
+async function download(deps: JsonStartDeps, field: UrlField, ref: BlobRef): Promise<Buffer> {
   let blob: StoredBlob | null;
   try {
-    blob = await rt.blobs.get(ref);
+    blob = await deps.blobs.get(ref);
   } catch (error) {
     if (error instanceof BlobTooLargeError) throw tooLarge(field, error);
     throw new AppError(
@@ -84,14 +90,16 @@ async function download(rt: Runtime, field: UrlField, ref: BlobRef): Promise<Buf
  * downloaded (at most 10 MB each) only when startJob asks for them, once the start is allowed, and
  * then validated and normalised like uploaded files.
  */
-export async function readStartJson(rt: Runtime, request: Request): Promise<StartFromUploads> {
-  if (!directUploadsEnabled(rt)) {
+export async function readStartJson(deps: JsonStartDeps, request: Request): Promise<StartFromUploads> {
+  if (!directUploadsEnabled(deps)) {
     throw new AppError(
       "unsupported_media_type",
       "Send the photos and the occasion as a multipart/form-data form.",
     );
   }
-  const parsed = startJsonSchema.safeParse(await readJsonBody(request, 16 * 1024, rt.config.uploadDeadlines));
+  const parsed = startJsonSchema.safeParse(
+    await readJsonBody(request, 16 * 1024, deps.config.uploadDeadlines),
+  );
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new AppError("invalid_field", `${issue?.path.join(".") || "The request"}: ${issue?.message}`, {
@@ -110,8 +118,8 @@ export async function readStartJson(rt: Runtime, request: Request): Promise<Star
   ] as const;
   const photos = async () => {
     const [person, garment] = await Promise.all([
-      download(rt, "human_image_url", uploads[0]),
-      download(rt, "garment_image_url", uploads[1]),
+      download(deps, "human_image_url", uploads[0]),
+      download(deps, "garment_image_url", uploads[1]),
     ]);
     return { person, garment };
   };

@@ -2,13 +2,13 @@ import { randomUUID } from "node:crypto";
 import type { BlobStore } from "@/lib/blobs/types";
 import { Advancer, LostRace, Stopped } from "@/lib/jobs/advancer";
 import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
+import type { JobStore } from "@/lib/jobs/job-store";
 import { Lease, releaseRemembered } from "@/lib/jobs/lease";
 import { isOverdue, PIPELINE, type Step } from "@/lib/jobs/pipeline";
-import { DEFAULT_CREATE_TIMEOUT_MS, leaseNeededFor } from "@/lib/jobs/time-budget";
 import type { Carriers, Watcher } from "@/lib/jobs/unattended";
 import { logEvent } from "@/lib/log";
 import type { Providers } from "@/lib/providers/types";
-import type { JobStore } from "@/lib/store/types";
+import { DEFAULT_CREATE_TIMEOUT_MS, leaseNeededFor } from "@/lib/time-budget";
 
 export interface AdvanceDeps {
   store: JobStore;

@@ -1,14 +1,10 @@
+import { StoreUnavailableError } from "@/lib/failures";
 import type { AdvanceDeps, AdvanceOptions } from "@/lib/jobs/advance";
 import { MAX_BLIND_REPEATS_PER_STEP, unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
 import type { Lease } from "@/lib/jobs/lease";
-import { isOverdue, PIPELINE, type Step, type StepRuntime } from "@/lib/jobs/pipeline";
+import { isOverdue, PIPELINE, type Step, type StepScope } from "@/lib/jobs/pipeline";
 import { adoptKnownTask, submitStep } from "@/lib/jobs/submit-step";
-import {
-  COMMIT_ALLOWANCE_MS,
-  DEFAULT_CALL_TIMEOUT_MS,
-  DEFAULT_CREATE_TIMEOUT_MS,
-} from "@/lib/jobs/time-budget";
 import {
   completeStep,
   countUnknownOutcome,
@@ -21,7 +17,7 @@ import {
 } from "@/lib/jobs/transitions";
 import { logEvent } from "@/lib/log";
 import { ProviderError } from "@/lib/providers/types";
-import { StoreUnavailableError } from "@/lib/store/types";
+import { COMMIT_ALLOWANCE_MS, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CREATE_TIMEOUT_MS } from "@/lib/time-budget";
 
 /** Never check a running task more often than this, whatever the provider hints. */
 const MIN_CHECK_INTERVAL_MS = 250;
@@ -86,10 +82,10 @@ export class Advancer {
 
   private async check(job: StoredJob, step: Step, taskId: string): Promise<StoredJob> {
     await this.beforeVendorCall(this.callTimeoutMs);
-    const rt = this.runtime(job, this.callTimeoutMs);
+    const scope = this.scope(job, this.callTimeoutMs);
     let result: Awaited<ReturnType<Step["check"]>>;
     try {
-      result = await step.check(rt, taskId, { signal: rt.signal });
+      result = await step.check(scope, taskId, { signal: scope.signal });
     } catch (error) {
       return this.fail(
         job,
@@ -109,7 +105,7 @@ export class Advancer {
         await this.beforeVendorCall(this.callTimeoutMs, 2);
         let added: Awaited<ReturnType<Step["save"]>>;
         try {
-          added = await step.save(this.runtime(job, this.callTimeoutMs), result.output);
+          added = await step.save(this.scope(job, this.callTimeoutMs), result.output);
         } catch (error) {
           return this.fail(job, step, error, "check");
         }
@@ -131,7 +127,7 @@ export class Advancer {
     if (this.lease.leftMs() < needed) throw new Stopped("lease_short");
   }
 
-  runtime(job: StoredJob, timeoutMs: number): StepRuntime {
+  scope(job: StoredJob, timeoutMs: number): StepScope {
     const { blobs, providers } = this.deps;
     return { job, blobs, providers, signal: AbortSignal.timeout(timeoutMs) };
   }
@@ -159,8 +155,8 @@ export class Advancer {
       return;
     }
     try {
-      const rt = this.runtime(job, this.callTimeoutMs);
-      await step.cancel(rt, taskId, { signal: rt.signal });
+      const scope = this.scope(job, this.callTimeoutMs);
+      await step.cancel(scope, taskId, { signal: scope.signal });
       logEvent("step.task_cancelled", fields);
     } catch (error) {
       logEvent("step.cancel_failed", { ...fields, error });

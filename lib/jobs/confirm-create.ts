@@ -2,16 +2,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after } from "next/server";
 import type { BlobRef } from "@/lib/blobs/types";
 import { AppError } from "@/lib/errors";
+import { StoreUnavailableError } from "@/lib/failures";
 import type { StoredJob } from "@/lib/jobs/job";
+import type { StartDeps } from "@/lib/jobs/start-deps";
 import { START_WINDOW_MS } from "@/lib/jobs/start-idempotency";
 import { logEvent } from "@/lib/log";
-import type { Runtime } from "@/lib/runtime";
-import {
-  type ActiveJobCap,
-  type SettleOutcome,
-  type StartGuards,
-  StoreUnavailableError,
-} from "@/lib/store/types";
+import type { ActiveJobCap, SettleOutcome, StartGuards } from "@/lib/store/types";
 import { withinBudget } from "@/lib/within-budget";
 
 /** How long a start waits, once its create went unanswered, to learn whether the job exists. */
@@ -36,13 +32,13 @@ export class CreateOutcomeUnknownError extends AppError {
   }
 }
 
-async function deletePhotos(rt: Runtime, photos: BlobRef[]): Promise<void> {
-  await Promise.all(photos.map((ref) => rt.blobs.delete(ref).catch(() => undefined)));
+async function deletePhotos(deps: StartDeps, photos: BlobRef[]): Promise<void> {
+  await Promise.all(photos.map((ref) => deps.blobs.delete(ref).catch(() => undefined)));
 }
 
 /** Asks the store what became of the create until it answers or `budgetMs` is spent (then null). */
 async function settleWithin(
-  rt: Runtime,
+  deps: StartDeps,
   jobId: string,
   guards: StartGuards,
   budgetMs: number,
@@ -52,7 +48,7 @@ async function settleWithin(
     const left = until - Date.now();
     if (left <= 0) return null;
     try {
-      const settling = rt.store.settleStart(jobId, guards, "confirm");
+      const settling = deps.store.settleStart(jobId, guards, "confirm");
       return await withinBudget<SettleOutcome | null>(settling, left, async () => null);
     } catch {
       await sleep(Math.min(SETTLE_PAUSE_MS, Math.max(0, until - Date.now())));
@@ -61,13 +57,13 @@ async function settleWithin(
 }
 
 /** After a 503 whose create may still land: removes the job if it exists, or makes sure it never will. */
-async function retractLater(rt: Runtime, jobId: string, guards: StartGuards, photos: BlobRef[]) {
+async function retractLater(deps: StartDeps, jobId: string, guards: StartGuards, photos: BlobRef[]) {
   const until = Date.now() + RETRACT_FOR_MS;
   for (;;) {
     try {
-      const outcome = await rt.store.settleStart(jobId, guards, "retract");
+      const outcome = await deps.store.settleStart(jobId, guards, "retract");
       logEvent("start.create_retracted", { jobId, outcome });
-      if (outcome === "voided" || outcome === "retracted") await deletePhotos(rt, photos);
+      if (outcome === "voided" || outcome === "retracted") await deletePhotos(deps, photos);
       return;
     } catch (error) {
       if (Date.now() >= until) {
@@ -88,18 +84,18 @@ async function retractLater(rt: Runtime, jobId: string, guards: StartGuards, pho
  * Other errors are definite refusals: nothing was written.
  */
 export async function createConfirmed(
-  rt: Runtime,
+  deps: StartDeps,
   job: StoredJob,
   cap: ActiveJobCap | undefined,
   guards: StartGuards,
   photos: BlobRef[],
 ): Promise<void> {
   try {
-    await rt.store.create(job, cap, guards);
+    await deps.store.create(job, cap, guards);
     return;
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
-    const outcome = await settleWithin(rt, job.id, guards, SETTLE_BUDGET_MS);
+    const outcome = await settleWithin(deps, job.id, guards, SETTLE_BUDGET_MS);
     logEvent("start.create_unanswered", {
       jobId: job.id,
       outcome: outcome ?? "unknown",
@@ -107,7 +103,7 @@ export async function createConfirmed(
     });
     if (outcome === "created") return;
     if (outcome === "voided") throw error;
-    after(() => retractLater(rt, job.id, guards, photos));
+    after(() => retractLater(deps, job.id, guards, photos));
     throw new CreateOutcomeUnknownError(error);
   }
 }

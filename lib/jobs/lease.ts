@@ -1,5 +1,5 @@
+import type { JobStore } from "@/lib/jobs/job-store";
 import { logEvent } from "@/lib/log";
-import type { JobStore } from "@/lib/store/types";
 
 /** A task id a vendor returned whose write did not reach the store. */
 export interface AcceptedTask {

@@ -15,7 +15,7 @@ import type {
 import { type StepInfo, stepInfo } from "@/lib/step-catalogue";
 
 /** What a step needs to build its input and keep its output. */
-export interface StepRuntime {
+export interface StepScope {
   job: StoredJob;
   blobs: BlobStore;
   providers: Providers;
@@ -41,21 +41,21 @@ export interface Step extends StepInfo {
   /** How long to wait between checks when the provider gives no hint. */
   checkIntervalMs: number;
   provider(providers: Providers): { name: string; canFindTasks: boolean; canCancel: boolean };
-  submit(rt: StepRuntime, ctx: SubmitContext): Promise<{ taskId: string; nextCheckInMs?: number }>;
-  check(rt: StepRuntime, taskId: string, ctx: CheckContext): Promise<CheckResult<unknown>>;
-  findTask(rt: StepRuntime, idempotencyKey: string, ctx: FindContext): Promise<{ taskId: string } | null>;
+  submit(scope: StepScope, ctx: SubmitContext): Promise<{ taskId: string; nextCheckInMs?: number }>;
+  check(scope: StepScope, taskId: string, ctx: CheckContext): Promise<CheckResult<unknown>>;
+  findTask(scope: StepScope, idempotencyKey: string, ctx: FindContext): Promise<{ taskId: string } | null>;
   /** Cancels a task at the vendor, best effort; does nothing where the vendor has no cancel. */
-  cancel(rt: StepRuntime, taskId: string, ctx: CheckContext): Promise<void>;
+  cancel(scope: StepScope, taskId: string, ctx: CheckContext): Promise<void>;
   /** Keeps the output (images copied into our storage) and returns what it adds to the artifacts. */
-  save(rt: StepRuntime, output: unknown): Promise<Partial<Artifacts>>;
+  save(scope: StepScope, output: unknown): Promise<Partial<Artifacts>>;
 }
 
 interface StepDefinition<In, Out>
   extends Omit<Step, "provider" | "submit" | "check" | "findTask" | "cancel" | "save"> {
   pick(providers: Providers): TaskProvider<In, Out>;
-  buildInput(rt: StepRuntime): In;
+  buildInput(scope: StepScope): In;
   /** `from`: the provider that produced the output (it says where its output URLs may point). */
-  save(rt: StepRuntime, output: Out, from: TaskProvider<In, Out>): Promise<Partial<Artifacts>>;
+  save(scope: StepScope, output: Out, from: TaskProvider<In, Out>): Promise<Partial<Artifacts>>;
 }
 
 function defineStep<In, Out>(definition: StepDefinition<In, Out>): Step {
@@ -67,23 +67,23 @@ function defineStep<In, Out>(definition: StepDefinition<In, Out>): Step {
       canFindTasks: Boolean(pick(providers).findTask),
       canCancel: Boolean(pick(providers).cancel),
     }),
-    submit: (rt, ctx) => pick(rt.providers).submit(buildInput(rt), ctx),
-    check: (rt, taskId, ctx) => pick(rt.providers).check(taskId, ctx),
-    findTask: async (rt, key, ctx) => (await pick(rt.providers).findTask?.(key, ctx)) ?? null,
-    cancel: async (rt, taskId, ctx) => pick(rt.providers).cancel?.(taskId, ctx),
+    submit: (scope, ctx) => pick(scope.providers).submit(buildInput(scope), ctx),
+    check: (scope, taskId, ctx) => pick(scope.providers).check(taskId, ctx),
+    findTask: async (scope, key, ctx) => (await pick(scope.providers).findTask?.(key, ctx)) ?? null,
+    cancel: async (scope, taskId, ctx) => pick(scope.providers).cancel?.(taskId, ctx),
     // The output came from this step's own provider, so its type is Out.
-    save: (rt, output) => save(rt, output as Out, pick(rt.providers)),
+    save: (scope, output) => save(scope, output as Out, pick(scope.providers)),
   };
 }
 
 /** An image of ours as a provider input: a public URL when storage is public, bytes always. */
-function imageInput(rt: StepRuntime, ref: BlobRef | undefined, what: string): ImageInput {
-  if (!ref) throw new Error(`${what} is missing from job ${rt.job.id}`);
+function imageInput(scope: StepScope, ref: BlobRef | undefined, what: string): ImageInput {
+  if (!ref) throw new Error(`${what} is missing from job ${scope.job.id}`);
   return {
-    publicUrl: rt.blobs.isPublic ? ref.url : null,
+    publicUrl: scope.blobs.isPublic ? ref.url : null,
     load: async () => {
-      const blob = await rt.blobs.get(ref);
-      if (!blob) throw new Error(`${what} of job ${rt.job.id} is gone from storage`);
+      const blob = await scope.blobs.get(ref);
+      if (!blob) throw new Error(`${what} of job ${scope.job.id} is gone from storage`);
       return blob.bytes;
     },
   };
@@ -91,14 +91,16 @@ function imageInput(rt: StepRuntime, ref: BlobRef | undefined, what: string): Im
 
 function saveImage(name: "style" | "tryon" | "final") {
   return async (
-    rt: StepRuntime,
+    scope: StepScope,
     output: ImageResult,
     from: TaskProvider<unknown, ImageResult>,
   ): Promise<Partial<Artifacts>> => {
     // A random part keeps a repeated save (after a crash) from colliding with an earlier one.
-    const keyStem = `${rt.job.id}/${name}-${randomBytes(6).toString("hex")}`;
+    const keyStem = `${scope.job.id}/${name}-${randomBytes(6).toString("hex")}`;
     const sources = from.outputSources;
-    return { [name]: await saveOutputImage(rt.blobs, output.image, { sources, keyStem, signal: rt.signal }) };
+    return {
+      [name]: await saveOutputImage(scope.blobs, output.image, { sources, keyStem, signal: scope.signal }),
+    };
   };
 }
 
@@ -114,10 +116,10 @@ export const PIPELINE: readonly Step[] = [
     retry: { maxFailures: 4, baseDelayMs: 1_000, maxDelayMs: 20_000 },
     checkIntervalMs: 2_000,
     pick: (providers) => providers.advice,
-    buildInput: (rt) => ({
-      occasion: rt.job.occasion,
-      person: imageInput(rt, rt.job.inputs.person, "The person's photo"),
-      garment: imageInput(rt, rt.job.inputs.garment, "The garment photo"),
+    buildInput: (scope) => ({
+      occasion: scope.job.occasion,
+      person: imageInput(scope, scope.job.inputs.person, "The person's photo"),
+      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo"),
     }),
     save: async (_rt, advice) => ({ advice }),
   }),
@@ -128,10 +130,10 @@ export const PIPELINE: readonly Step[] = [
     retry: IMAGE_RETRY,
     checkIntervalMs: 3_000,
     pick: (providers) => providers.style,
-    buildInput: (rt) => ({
-      person: imageInput(rt, rt.job.inputs.person, "The person's photo"),
-      garment: imageInput(rt, rt.job.inputs.garment, "The garment photo"),
-      prompt: rt.job.artifacts.advice?.stylePrompt ?? `A styled look for: ${rt.job.occasion}`,
+    buildInput: (scope) => ({
+      person: imageInput(scope, scope.job.inputs.person, "The person's photo"),
+      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo"),
+      prompt: scope.job.artifacts.advice?.stylePrompt ?? `A styled look for: ${scope.job.occasion}`,
     }),
     save: saveImage("style"),
   }),
@@ -142,9 +144,9 @@ export const PIPELINE: readonly Step[] = [
     retry: IMAGE_RETRY,
     checkIntervalMs: 3_000,
     pick: (providers) => providers.tryon,
-    buildInput: (rt) => ({
-      styled: imageInput(rt, rt.job.artifacts.style, "The styled image"),
-      garment: imageInput(rt, rt.job.inputs.garment, "The garment photo"),
+    buildInput: (scope) => ({
+      styled: imageInput(scope, scope.job.artifacts.style, "The styled image"),
+      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo"),
     }),
     save: saveImage("tryon"),
   }),
@@ -155,9 +157,9 @@ export const PIPELINE: readonly Step[] = [
     retry: IMAGE_RETRY,
     checkIntervalMs: 2_000,
     pick: (providers) => providers.faceswap,
-    buildInput: (rt) => ({
-      target: imageInput(rt, rt.job.artifacts.tryon, "The try-on image"),
-      face: imageInput(rt, rt.job.inputs.person, "The person's photo"),
+    buildInput: (scope) => ({
+      target: imageInput(scope, scope.job.artifacts.tryon, "The try-on image"),
+      face: imageInput(scope, scope.job.inputs.person, "The person's photo"),
     }),
     save: saveImage("final"),
   }),

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { AppError } from "@/lib/errors";
-import type { Runtime } from "@/lib/runtime";
+import type { StartDeps } from "@/lib/jobs/start-deps";
 import type { StartGuards } from "@/lib/store/types";
 
 /** How long a key answers with the job it made: Stripe's 24 hours. */
@@ -20,7 +20,7 @@ export type Reservation = NonNullable<StartGuards["reservation"]>;
  * must hold; 409 while the key's first request still runs, 422 when the key came with another body.
  */
 export async function reserveStart(
-  rt: Runtime,
+  deps: StartDeps,
   jobId: string,
   idempotencyKey: string | null,
   fingerprint: string,
@@ -29,10 +29,10 @@ export async function reserveStart(
     ? `key-${createHash("sha256").update(idempotencyKey).digest("hex")}`
     : `job-${jobId}`;
   const token = randomBytes(16).toString("hex");
-  const found = await rt.store.reserveStart(id, token, fingerprint, START_WINDOW_MS);
+  const found = await deps.store.reserveStart(id, token, fingerprint, START_WINDOW_MS);
   switch (found.state) {
     case "reserved": {
-      const keepMs = idempotencyKey ? Math.min(IDEMPOTENCY_KEY_TTL_MS, rt.config.jobTtlSeconds * 1000) : 0;
+      const keepMs = idempotencyKey ? Math.min(IDEMPOTENCY_KEY_TTL_MS, deps.config.jobTtlSeconds * 1000) : 0;
       return { reservation: { id, token, keepMs } };
     }
     case "done":

@@ -5,6 +5,7 @@ import { normalizeUpload } from "@/lib/images/normalize-image";
 import { CreateOutcomeUnknownError, createConfirmed, INDEX_HOLD_MS } from "@/lib/jobs/confirm-create";
 import type { StoredJob } from "@/lib/jobs/job";
 import { PIPELINE } from "@/lib/jobs/pipeline";
+import type { StartDeps } from "@/lib/jobs/start-deps";
 import { type Reservation, reserveStart } from "@/lib/jobs/start-idempotency";
 import {
   activeJobCap,
@@ -17,7 +18,6 @@ import {
 import type { StartPhotos, StartRequest } from "@/lib/jobs/start-request";
 import { freshStep } from "@/lib/jobs/transitions";
 import { logEvent } from "@/lib/log";
-import type { Runtime } from "@/lib/runtime";
 import {
   ActiveJobCapError,
   DailyBudgetError,
@@ -37,8 +37,8 @@ export interface StartedJob {
   replayed: boolean;
 }
 
-function refuseWithoutStore(rt: Runtime): void {
-  if (rt.config.onVercelWithoutKv) {
+function refuseWithoutStore(deps: StartDeps): void {
+  if (deps.config.onVercelWithoutKv) {
     throw new AppError(
       "misconfigured",
       "This deployment has no job store: connect Upstash Redis (Vercel KV) so jobs survive between requests.",
@@ -92,7 +92,7 @@ function newJob(jobId: string, occasion: string, inputs: StoredJob["inputs"]): S
 
 /** Normalises and stores the photos, then creates the job under the start's guards. */
 async function createJob(
-  rt: Runtime,
+  deps: StartDeps,
   jobId: string,
   start: StartRequest,
   reservation: Reservation,
@@ -101,7 +101,7 @@ async function createJob(
   const suffix = randomBytes(6).toString("hex");
   const stored: BlobRef[] = [];
   const storeImage = async (name: string, bytes: Buffer) => {
-    const ref = await rt.blobs.put(`${jobId}/${name}-${suffix}.jpg`, bytes, "image/jpeg");
+    const ref = await deps.blobs.put(`${jobId}/${name}-${suffix}.jpg`, bytes, "image/jpeg");
     stored.push(ref);
     return ref;
   };
@@ -110,12 +110,12 @@ async function createJob(
       person: await storeImage("person", photos.person),
       garment: await storeImage("garment", photos.garment),
     };
-    const guards: StartGuards = { reservation, budget: dailyBudget(rt), indexHoldMs: INDEX_HOLD_MS };
-    await createConfirmed(rt, newJob(jobId, start.occasion, inputs), activeJobCap(rt), guards, stored);
+    const guards: StartGuards = { reservation, budget: dailyBudget(deps), indexHoldMs: INDEX_HOLD_MS };
+    await createConfirmed(deps, newJob(jobId, start.occasion, inputs), activeJobCap(deps), guards, stored);
   } catch (error) {
     // A refused start leaves nothing behind, but the photos of a job that may exist stay.
     if (!(error instanceof CreateOutcomeUnknownError)) {
-      await Promise.all(stored.map((ref) => rt.blobs.delete(ref).catch(() => undefined)));
+      await Promise.all(stored.map((ref) => deps.blobs.delete(ref).catch(() => undefined)));
     }
     throw refusalOf(error);
   }
@@ -127,22 +127,26 @@ async function createJob(
  * normalises and stores the photos and creates the job in `pending`. A refused start writes
  * nothing (and frees its key for a retry); the caller starts the first step.
  */
-export async function startJob(rt: Runtime, start: StartRequest, client: StartClient): Promise<StartedJob> {
-  refuseWithoutStore(rt);
+export async function startJob(
+  deps: StartDeps,
+  start: StartRequest,
+  client: StartClient,
+): Promise<StartedJob> {
+  refuseWithoutStore(deps);
   const jobId = randomUUID();
-  const reserved = await reserveStart(rt, jobId, client.idempotencyKey, start.fingerprint);
+  const reserved = await reserveStart(deps, jobId, client.idempotencyKey, start.fingerprint);
   if ("replayOf" in reserved) {
     logEvent("start.replayed", { jobId: reserved.replayOf });
     return { jobId: reserved.replayOf, replayed: true };
   }
   const { reservation } = reserved;
   try {
-    await enforceStartRateLimit(rt, client.key);
-    await refuseWhenFull(rt);
-    await createJob(rt, jobId, start, reservation);
+    await enforceStartRateLimit(deps, client.key);
+    await refuseWhenFull(deps);
+    await createJob(deps, jobId, start, reservation);
   } catch (error) {
     if (!(error instanceof CreateOutcomeUnknownError)) {
-      await rt.store.releaseStart(reservation.id, reservation.token).catch(() => undefined);
+      await deps.store.releaseStart(reservation.id, reservation.token).catch(() => undefined);
     }
     throw error;
   }

@@ -1,14 +1,14 @@
 import { AppError } from "@/lib/errors";
-import type { Runtime } from "@/lib/runtime";
+import type { StartDeps } from "@/lib/jobs/start-deps";
 import type { ActiveJobCap, StartGuards } from "@/lib/store/types";
 
 /** The limits a start is held to before anything is decoded or stored. */
 
 /** Refuses a client that started too many jobs in the current window. */
-export async function enforceStartRateLimit(rt: Runtime, clientKey: string): Promise<void> {
-  const { max, windowSeconds } = rt.config.startRateLimit;
+export async function enforceStartRateLimit(deps: StartDeps, clientKey: string): Promise<void> {
+  const { max, windowSeconds } = deps.config.startRateLimit;
   if (max === 0) return;
-  const { count, resetInMs } = await rt.store.hit(`start:${clientKey}`, windowSeconds * 1000);
+  const { count, resetInMs } = await deps.store.hit(`start:${clientKey}`, windowSeconds * 1000);
   if (count > max) {
     throw new AppError(
       "rate_limited",
@@ -29,16 +29,16 @@ export const capReached = () =>
   });
 
 /** The in-progress cap, or none: provider spend stays bounded. */
-export function activeJobCap(rt: Runtime): ActiveJobCap | undefined {
-  const max = rt.config.maxActiveJobs;
+export function activeJobCap(deps: StartDeps): ActiveJobCap | undefined {
+  const max = deps.config.maxActiveJobs;
   return max === 0 ? undefined : { max, since: Date.now() - ACTIVE_WINDOW_MS };
 }
 
 const DAY_MS = 24 * 60 * 60_000;
 
 /** Today's budget counter (UTC), or none when DAILY_LOOK_BUDGET is off. It outlives its day by an hour. */
-export function dailyBudget(rt: Runtime, now = Date.now()): StartGuards["budget"] {
-  const max = rt.config.dailyLookBudget;
+export function dailyBudget(deps: StartDeps, now = Date.now()): StartGuards["budget"] {
+  const max = deps.config.dailyLookBudget;
   if (max === 0) return undefined;
   const day = new Date(now).toISOString().slice(0, 10);
   return { counter: `looks:${day}`, max, windowMs: DAY_MS - (now % DAY_MS) + 60 * 60_000 };
@@ -57,9 +57,9 @@ export function budgetReached(now = Date.now()): AppError {
  * Cheap early refusals before any photo is decoded or stored: the store's create enforces the cap
  * and the budget atomically, so a burst that passes these together still cannot overshoot.
  */
-export async function refuseWhenFull(rt: Runtime): Promise<void> {
-  const budget = dailyBudget(rt);
-  if (budget && (await rt.store.readCounter(budget.counter)) >= budget.max) throw budgetReached();
-  const cap = activeJobCap(rt);
-  if (cap && (await rt.store.countActive(cap.since)) >= cap.max) throw capReached();
+export async function refuseWhenFull(deps: StartDeps): Promise<void> {
+  const budget = dailyBudget(deps);
+  if (budget && (await deps.store.readCounter(budget.counter)) >= budget.max) throw budgetReached();
+  const cap = activeJobCap(deps);
+  if (cap && (await deps.store.countActive(cap.since)) >= cap.max) throw capReached();
 }

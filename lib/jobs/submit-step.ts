@@ -1,10 +1,10 @@
+import { StoreUnavailableError } from "@/lib/failures";
 import type { Advancer } from "@/lib/jobs/advancer";
 import { createRefusal, MAX_BLIND_REPEATS_PER_STEP, unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import { createOutcomeOf } from "@/lib/jobs/create-outcome";
 import { isTerminal, type StoredJob } from "@/lib/jobs/job";
 import { memoryOf, remember } from "@/lib/jobs/lease";
 import { idempotencyKeyOf, type Step } from "@/lib/jobs/pipeline";
-import { COMMIT_ALLOWANCE_MS } from "@/lib/jobs/time-budget";
 import {
   countUnknownOutcome,
   failJob,
@@ -16,7 +16,7 @@ import {
 import { mustPause, NO_CARRIERS } from "@/lib/jobs/unattended";
 import { logEvent } from "@/lib/log";
 import { ProviderError } from "@/lib/providers/types";
-import { StoreUnavailableError } from "@/lib/store/types";
+import { COMMIT_ALLOWANCE_MS } from "@/lib/time-budget";
 
 /**
  * The paid side of advancing a job: adopting a task we already know of, deciding whether a create
@@ -76,10 +76,10 @@ export async function submitStep(advancer: Advancer, job: StoredJob, step: Step)
   if (lost !== null && provider.canFindTasks) {
     // The last create's outcome is unknown (its answer was lost): adopt its task if the vendor has it.
     await advancer.beforeVendorCall(advancer.callTimeoutMs);
-    const rt = advancer.runtime(job, advancer.callTimeoutMs);
+    const scope = advancer.scope(job, advancer.callTimeoutMs);
     let found: { taskId: string } | null = null;
     try {
-      found = await step.findTask(rt, key, { signal: rt.signal, since: lost });
+      found = await step.findTask(scope, key, { signal: scope.signal, since: lost });
     } catch (error) {
       // A lookup that cannot tell leaves the outcome unknown, as if there were no lookup.
       lookupFailure = error instanceof ProviderError ? (error.detail ?? error.message) : String(error);
@@ -133,10 +133,10 @@ export async function submitStep(advancer: Advancer, job: StoredJob, step: Step)
 async function create(advancer: Advancer, job: StoredJob, step: Step, key: string): Promise<StoredJob> {
   await advancer.beforeVendorCall(advancer.createTimeoutMs, 2);
   const intent = await advancer.commit(markSubmitting(job, advancer.now()));
-  const rt = advancer.runtime(intent, advancer.createTimeoutMs);
+  const scope = advancer.scope(intent, advancer.createTimeoutMs);
   let submitted: { taskId: string; nextCheckInMs?: number };
   try {
-    submitted = await step.submit(rt, { idempotencyKey: key, signal: rt.signal });
+    submitted = await step.submit(scope, { idempotencyKey: key, signal: scope.signal });
   } catch (error) {
     return advancer.fail(
       intent,

@@ -83,15 +83,14 @@ export function retryLater(
 ): StoredJob {
   const { failures, lastError, at } = failure;
   switch (phase) {
-    // The create may exist: keep the intent, so the next try looks for the task first.
+    // submit: the create may exist, so keep the intent and the next try looks for the task first.
+    // check: the task itself stands, so check it again.
     case "submit":
+    case "check":
       return withCurrent(job, { failures, lastError }, at);
     // Nothing was created: the next try simply creates.
     case "refused":
       return withCurrent(job, { failures, lastError, submittingAt: null }, at);
-    // The task itself stands: check it again.
-    case "check":
-      return withCurrent(job, { failures, lastError }, at);
     // Maybe the vendor is not consistent yet: check once more before paying for a new attempt.
     case "missing":
       return withCurrent(

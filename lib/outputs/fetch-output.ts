@@ -3,6 +3,7 @@ import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { addressKind } from "@/lib/outputs/address-kind";
+import { createDownloadSlots } from "@/lib/outputs/download-slots";
 import { judgeSource } from "@/lib/outputs/judge-source";
 import type { OutputSources } from "@/lib/providers/types";
 
@@ -12,6 +13,8 @@ export const MAX_OUTPUT_BYTES = 25 * 1024 * 1024;
 export const MAX_OUTPUT_REDIRECTS = 3;
 /** The whole download (every hop, headers and body) ends by then. */
 export const OUTPUT_DEADLINE_MS = 20_000;
+/** Downloads in flight per process: 4 × the 25 MB cap bounds what hostile answers can hold at once. */
+export const MAX_OUTPUTS_IN_FLIGHT = 4;
 
 /**
  * Why an output could not be fetched. `refused`: the URL, a redirect, an address or the size broke the
@@ -40,6 +43,8 @@ export interface OutputFetcherOptions {
   maxBytes?: number;
   maxRedirects?: number;
   deadlineMs?: number;
+  /** Downloads in flight at once; a later one waits for a slot (within the caller's signal). */
+  maxInFlight?: number;
 }
 
 export type FetchOutput = (url: string, sources: OutputSources, signal: AbortSignal) => Promise<Buffer>;
@@ -107,6 +112,7 @@ export function createOutputFetcher(options: OutputFetcherOptions = {}): FetchOu
   const maxBytes = options.maxBytes ?? MAX_OUTPUT_BYTES;
   const maxRedirects = options.maxRedirects ?? MAX_OUTPUT_REDIRECTS;
   const deadlineMs = options.deadlineMs ?? OUTPUT_DEADLINE_MS;
+  const takeSlot = createDownloadSlots(options.maxInFlight ?? MAX_OUTPUTS_IN_FLIGHT);
 
   /** The one address to connect to, once every address the host has is public. */
   async function publicAddressOf(url: URL): Promise<LookupAddress> {
@@ -154,6 +160,11 @@ export function createOutputFetcher(options: OutputFetcherOptions = {}): FetchOu
 
   return async function fetchOutput(rawUrl, sources, signal) {
     if (!URL.canParse(rawUrl)) throw new OutputFetchError("refused", `not a URL: ${loggableUrl(rawUrl)}`);
+    const release = await takeSlot(signal).catch((error: unknown) => {
+      throw new OutputFetchError("timeout", `${loggableUrl(rawUrl)}: no download slot in time`, {
+        cause: error,
+      });
+    });
     // A timer, not AbortSignal.timeout inside AbortSignal.any: Node 20 can lose that one to GC (deadline.ts).
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new DOMException("deadline", "TimeoutError")), deadlineMs);
@@ -194,6 +205,7 @@ export function createOutputFetcher(options: OutputFetcherOptions = {}): FetchOu
       throw new OutputFetchError("unavailable", `${loggableUrl(url)}: ${String(error)}`, { cause: error });
     } finally {
       clearTimeout(timer);
+      release();
     }
   };
 }

@@ -6,7 +6,7 @@ export function keysFor(prefix: string) {
     counter: (name: string) => `${prefix}:counter:${name}`,
     /** Hash: a start's reservation (token, fingerprint; job and replayed once made). TTL: its window, then its replay time. */
     startReservation: (id: string) => `${prefix}:start:${id}`,
-    /** Sorted set: unfinished job ids scored by activeAt (types.ts). */
+    /** Sorted set: unfinished job ids scored by the codec's activeAt (lib/jobs/job-store.ts). */
     active: () => `${prefix}:active`,
     /** Sorted set: the same ids scored by when their record expires, so no entry outlives its job. */
     activeExpiry: () => `${prefix}:active-expiry`,
@@ -14,5 +14,3 @@ export function keysFor(prefix: string) {
 }
 
 export type Keys = ReturnType<typeof keysFor>;
-
-export const DEFAULT_KEY_PREFIX = "style-studio";

@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { parseStoredJob, type StoredJob } from "@/lib/jobs/job";
 import { keysFor } from "@/lib/store/keys";
 import { guardArgs, guardKeys, scriptedStartMethods, startScripts } from "@/lib/store/start-scripts";
 import {
   ActiveJobCapError,
-  activeAt,
   DailyBudgetError,
   heldActiveAt,
-  type JobStore,
+  type RecordCodec,
+  type RecordStore,
   ReservationLostError,
+  type StoredRecord,
 } from "@/lib/store/types";
 
 /** A Lua script and its SHA-1, so drivers can try EVALSHA before sending the source. */
@@ -164,23 +164,34 @@ const hitReply = z.tuple([z.number().int(), z.number().int()]);
 const idsReply = z.array(z.string());
 const countReply = z.number().int();
 
-/** The JobStore both Redis drivers share: keys from keys.ts, every key with a TTL. */
-export function createScriptedJobStore(
+/** What both Redis drivers take: the record codec, the retention and the key prefix. */
+export interface ScriptedStoreOptions<R extends StoredRecord> {
+  /** How records are read and indexed (the engine's jobCodec). */
+  codec: RecordCodec<R>;
+  /** Retention of a record, refreshed on every write. */
+  ttlSeconds: number;
+  /** Prepended to every key (see keys.ts), so several apps or tests can share one Redis. */
+  keyPrefix: string;
+}
+
+/** The RecordStore both Redis drivers share: keys from keys.ts, every key with a TTL. */
+export function createScriptedStore<R extends StoredRecord>(
   runner: ScriptRunner,
-  options: { ttlSeconds: number; keyPrefix: string },
-): JobStore {
+  options: ScriptedStoreOptions<R>,
+): RecordStore<R> {
+  const { codec } = options;
   const keys = keysFor(options.keyPrefix);
   const ttl = String(options.ttlSeconds);
   const jobKeys = (jobId: string) => [keys.job(jobId), keys.active(), keys.activeExpiry()];
   const indexKeys = [keys.active(), keys.activeExpiry()];
   const jobKeyPrefix = keys.job("");
-  const indexArgs = (job: StoredJob) => [ttl, String(activeAt(job) ?? ""), job.id];
+  const indexArgs = (job: R) => [ttl, String(codec.activeAt(job) ?? ""), job.id];
   const expiresAt = () => String(Date.now() + options.ttlSeconds * 1000);
 
   return {
     async create(job, cap, guards) {
       const capArgs = cap ? [String(cap.max), String(cap.since)] : ["", ""];
-      const indexAt = String(heldActiveAt(job, guards?.indexHoldMs) ?? "");
+      const indexAt = String(heldActiveAt(codec, job, guards?.indexHoldMs) ?? "");
       const created = createReply.parse(
         await runner.run(
           SCRIPTS.create,
@@ -206,11 +217,11 @@ export function createScriptedJobStore(
 
     async get(jobId) {
       const raw = await runner.get(keys.job(jobId));
-      return raw === null ? null : parseStoredJob(raw);
+      return raw === null ? null : codec.parse(raw);
     },
 
     async compareAndSet(job, expectedVersion) {
-      const next: StoredJob = { ...job, version: expectedVersion + 1 };
+      const next: R = { ...job, version: expectedVersion + 1 };
       const args = [JSON.stringify(next), ...indexArgs(next), String(expectedVersion), expiresAt()];
       const written = flagReply.parse(await runner.run(SCRIPTS.compareAndSet, jobKeys(job.id), args));
       return written === 1 ? next : null;
@@ -219,7 +230,7 @@ export function createScriptedJobStore(
     async acquireLease(jobId, token, ttlMs) {
       const leaseKeys = [keys.lease(jobId), keys.job(jobId)];
       const raw = jobReply.parse(await runner.run(SCRIPTS.acquireLease, leaseKeys, [token, String(ttlMs)]));
-      return raw === null ? null : parseStoredJob(raw);
+      return raw === null ? null : codec.parse(raw);
     },
 
     async renewLease(jobId, token, ttlMs) {

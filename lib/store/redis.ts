@@ -1,15 +1,17 @@
 import { createClient, ErrorReply, type RedisClientType } from "redis";
-import { createScriptedJobStore, type LuaScript, type ScriptRunner } from "@/lib/store/lua";
-import { type JobStore, StoreUnavailableError } from "@/lib/store/types";
+import { StoreUnavailableError } from "@/lib/failures";
+import {
+  createScriptedStore,
+  type LuaScript,
+  type ScriptedStoreOptions,
+  type ScriptRunner,
+} from "@/lib/store/lua";
+import type { RecordStore, StoredRecord } from "@/lib/store/types";
 
 /** Options of the Redis (TCP) store. */
-export interface RedisStoreOptions {
+export interface RedisStoreOptions<R extends StoredRecord> extends ScriptedStoreOptions<R> {
   /** `redis://…` or `rediss://…`. */
   url: string;
-  /** Retention of a job, refreshed on every write. */
-  ttlSeconds: number;
-  /** Prepended to every key (see keys.ts), so several apps or tests can share one Redis. */
-  keyPrefix: string;
 }
 
 const CONNECT_TIMEOUT_MS = 2_000;
@@ -49,7 +51,7 @@ async function whenReady(connection: Connection): Promise<RedisClient> {
  * The job store on Redis over TCP. The client connects on first use and reconnects in the
  * background; while Redis is down every call fails fast with StoreUnavailableError.
  */
-export function createRedisStore(options: RedisStoreOptions): JobStore {
+export function createRedisStore<R extends StoredRecord>(options: RedisStoreOptions<R>): RecordStore<R> {
   let connection: Connection | undefined;
   let lastWarnAt = 0;
 
@@ -120,5 +122,5 @@ export function createRedisStore(options: RedisStoreOptions): JobStore {
       else closing.client.destroy();
     },
   };
-  return createScriptedJobStore(runner, options);
+  return createScriptedStore(runner, options);
 }

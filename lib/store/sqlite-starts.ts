@@ -1,15 +1,15 @@
 import type Database from "better-sqlite3";
-import type { StoredJob } from "@/lib/jobs/job";
 import {
   DailyBudgetError,
-  type JobStore,
+  type RecordStore,
   ReservationLostError,
   type SettleOutcome,
   type StartGuards,
   type StartReservation,
+  type StoredRecord,
 } from "@/lib/store/types";
 
-/** The embedded store's start reservations (see JobStore.reserveStart); `job_id` null = pending. */
+/** The embedded store's start reservations (see RecordStore.reserveStart); `job_id` null = pending. */
 export const STARTS_SCHEMA = `
   CREATE TABLE IF NOT EXISTS start_reservations (id TEXT PRIMARY KEY, token TEXT NOT NULL,
     fingerprint TEXT NOT NULL, job_id TEXT, replayed INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL);
@@ -76,7 +76,7 @@ export function checkStartGuards(sql: StartStatements, guards: StartGuards | und
 /** Inside create's transaction, after the insert: counts the budget and completes the reservation. */
 export function applyStartGuards(
   sql: StartStatements,
-  job: StoredJob,
+  job: StoredRecord,
   guards: StartGuards | undefined,
   now: number,
 ): void {
@@ -87,9 +87,12 @@ export function applyStartGuards(
   else sql.complete.run(job.id, now + reservation.keepMs, reservation.id);
 }
 
-type StartMethods = Pick<JobStore, "reserveStart" | "releaseStart" | "settleStart" | "readCounter">;
+type StartMethods = Pick<
+  RecordStore<StoredRecord>,
+  "reserveStart" | "releaseStart" | "settleStart" | "readCounter"
+>;
 
-/** The JobStore's start methods on SQLite; `use` opens the database and maps its errors. */
+/** The store's start methods on SQLite; `use` opens the database and maps its errors. */
 export function sqliteStartMethods(
   use: <T>(work: (sql: StartStatements, now: number) => T) => Promise<T>,
 ): StartMethods {

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { parseStoredJob, type StoredJob } from "@/lib/jobs/job";
+import { StoreUnavailableError } from "@/lib/failures";
 import {
   applyStartGuards,
   checkStartGuards,
@@ -11,14 +11,16 @@ import {
 } from "@/lib/store/sqlite-starts";
 import {
   ActiveJobCapError,
-  activeAt,
   heldActiveAt,
-  type JobStore,
-  StoreUnavailableError,
+  type RecordCodec,
+  type RecordStore,
+  type StoredRecord,
 } from "@/lib/store/types";
 
 /** Options of the embedded store. */
-export interface SqliteStoreOptions {
+export interface SqliteStoreOptions<R extends StoredRecord> {
+  /** How records are read and indexed (the engine's jobCodec). */
+  codec: RecordCodec<R>;
   /** The database file; its directory is created if missing. */
   file: string;
   /** Retention of a job, refreshed on every write. */
@@ -99,7 +101,8 @@ type Statements = ReturnType<typeof prepare>;
  * The embedded job store: one SQLite file (WAL mode), opened on first use. Expired rows read as
  * absent and are swept at most once a minute.
  */
-export function createSqliteStore(options: SqliteStoreOptions): JobStore {
+export function createSqliteStore<R extends StoredRecord>(options: SqliteStoreOptions<R>): RecordStore<R> {
+  const { codec } = options;
   const jobTtlMs = options.ttlSeconds * 1000;
   let open: Statements | undefined;
   let lastSweep = 0;
@@ -141,9 +144,9 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
     sql.starts.sweep.run(now);
   }
 
-  function readJob(sql: Statements, jobId: string, now: number): StoredJob | null {
+  function readJob(sql: Statements, jobId: string, now: number): R | null {
     const row = sql.get.get(jobId, now);
-    return row ? parseStoredJob(row.data) : null;
+    return row ? codec.parse(row.data) : null;
   }
 
   return {
@@ -157,7 +160,7 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
             if (cap && (sql.countActive.get(cap.since, now)?.count ?? 0) >= cap.max)
               throw new ActiveJobCapError();
             const data = JSON.stringify(job);
-            const indexAt = heldActiveAt(job, guards?.indexHoldMs);
+            const indexAt = heldActiveAt(codec, job, guards?.indexHoldMs);
             const result = sql.create.run(job.id, job.version, data, now + jobTtlMs, indexAt, now);
             if (result.changes === 0) throw new Error(`Job ${job.id} already exists`);
             applyStartGuards(sql.starts, job, guards, now);
@@ -169,12 +172,12 @@ export function createSqliteStore(options: SqliteStoreOptions): JobStore {
 
     compareAndSet: (job, expectedVersion) =>
       use((sql, now) => {
-        const next: StoredJob = { ...job, version: expectedVersion + 1 };
+        const next: R = { ...job, version: expectedVersion + 1 };
         const written = sql.compareAndSet.run(
           next.version,
           JSON.stringify(next),
           now + jobTtlMs,
-          activeAt(next),
+          codec.activeAt(next),
           job.id,
           expectedVersion,
           now,

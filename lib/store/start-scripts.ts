@@ -1,10 +1,16 @@
 import { z } from "zod";
 import type { Keys } from "@/lib/store/keys";
 import type { LuaScript, ScriptRunner } from "@/lib/store/lua";
-import type { JobStore, SettleOutcome, StartGuards, StartReservation } from "@/lib/store/types";
+import type {
+  RecordStore,
+  SettleOutcome,
+  StartGuards,
+  StartReservation,
+  StoredRecord,
+} from "@/lib/store/types";
 
 /**
- * The scripts of a start's reservation (see JobStore.reserveStart), shared by both Redis stores.
+ * The scripts of a start's reservation (see RecordStore.reserveStart), shared by both Redis stores.
  * A reservation is a hash: `token` and `fp` (the request's fingerprint) while pending; `job` once
  * the create made its job; `replayed` once a retry was answered with that job.
  */
@@ -80,9 +86,12 @@ export function guardArgs(guards: StartGuards | undefined): string[] {
   ];
 }
 
-type StartMethods = Pick<JobStore, "reserveStart" | "releaseStart" | "settleStart" | "readCounter">;
+type StartMethods = Pick<
+  RecordStore<StoredRecord>,
+  "reserveStart" | "releaseStart" | "settleStart" | "readCounter"
+>;
 
-/** The JobStore's start methods on a script runner. */
+/** The store's start methods on a script runner. */
 export function scriptedStartMethods(
   runner: ScriptRunner,
   keys: Keys,

@@ -1,29 +1,45 @@
-import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
+/** What the store needs of a record: its id, its `version` (the compare-and-set) and its last write. */
+export interface StoredRecord {
+  id: string;
+  version: number;
+  updatedAt: number;
+}
 
 /**
- * The job store. Every write is a compare-and-set on the job's `version`; the lease keeps two
- * advancers from calling a provider for the same job at once. Every key carries a TTL.
+ * How the store reads and indexes its records, handed in by their owner (the engine's jobCodec), so
+ * the store knows none of their rules.
  */
-export interface JobStore {
+export interface RecordCodec<R extends StoredRecord> {
+  /** Parses a stored value, so a corrupt or foreign one fails loudly instead of deep in its reader. */
+  parse(raw: string): R;
+  /** Where the record stands in the active index (when it is next due), or null to leave the index. */
+  activeAt(record: R): number | null;
+}
+
+/**
+ * A versioned-record store. Every write is a compare-and-set on the record's `version`; the lease
+ * keeps two advancers from calling a provider for the same record at once. Every key carries a TTL.
+ */
+export interface RecordStore<R extends StoredRecord> {
   /**
    * Stores a new job (version 0). Throws if the id exists, and throws ActiveJobCapError — writing
    * nothing — when `cap` is given and `cap.max` unfinished jobs were active since `cap.since`: the
    * count and the write are one atomic step, so a burst of starts cannot overshoot the cap.
    * `guards` are a start's further conditions, checked and applied in the same step (StartGuards).
    */
-  create(job: StoredJob, cap?: ActiveJobCap, guards?: StartGuards): Promise<void>;
+  create(job: R, cap?: ActiveJobCap, guards?: StartGuards): Promise<void>;
   /** One round trip. Null for an unknown or expired job. */
-  get(jobId: string): Promise<StoredJob | null>;
+  get(jobId: string): Promise<R | null>;
   /**
    * Writes `job` with `version` = expectedVersion + 1 if the stored version still equals
    * `expectedVersion`. Returns the written job, or null when another write won (nothing changed).
    */
-  compareAndSet(job: StoredJob, expectedVersion: number): Promise<StoredJob | null>;
+  compareAndSet(job: R, expectedVersion: number): Promise<R | null>;
   /**
    * Takes the job's lease for `ttlMs` unless someone else holds it, and reads the job in the same
    * round trip. Null when the lease is taken (or the job is gone).
    */
-  acquireLease(jobId: string, token: string, ttlMs: number): Promise<StoredJob | null>;
+  acquireLease(jobId: string, token: string, ttlMs: number): Promise<R | null>;
   /**
    * Extends the lease to `ttlMs` from now if `token` still holds it. False when it does not (the
    * lease expired, or another token holds it): the caller must stop before its next vendor call.
@@ -67,16 +83,6 @@ export interface JobStore {
   close(): Promise<void>;
 }
 
-/**
- * Where an unfinished job stands in the active-jobs index: when it is next due, and never before its
- * last write (a job due "at 0" is still recent). Null for a finished job and for a paused one (it
- * waits for a person, not for the sweep, and holds no place under the in-progress cap): both leave
- * the index.
- */
-export function activeAt(job: StoredJob): number | null {
-  return isTerminal(job.status) || isPaused(job) ? null : Math.max(job.nextCheckAt, job.updatedAt);
-}
-
 /** The in-progress cap `create` enforces: at most `max` unfinished jobs active since `since`. */
 export interface ActiveJobCap {
   max: number;
@@ -106,9 +112,13 @@ export interface StartGuards {
 }
 
 /** Where a new job enters the active-jobs index: no earlier than `holdMs` after its creation. */
-export function heldActiveAt(job: StoredJob, holdMs = 0): number | null {
-  const at = activeAt(job);
-  return at === null ? null : Math.max(at, job.updatedAt + holdMs);
+export function heldActiveAt<R extends StoredRecord>(
+  codec: RecordCodec<R>,
+  record: R,
+  holdMs = 0,
+): number | null {
+  const at = codec.activeAt(record);
+  return at === null ? null : Math.max(at, record.updatedAt + holdMs);
 }
 
 /** Thrown by `create` when the in-progress cap is reached. */
@@ -132,13 +142,5 @@ export class ReservationLostError extends Error {
   constructor() {
     super("The start reservation is no longer held");
     this.name = "ReservationLostError";
-  }
-}
-
-/** Thrown when the store cannot be reached: becomes 503 store_unavailable. */
-export class StoreUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super("The job store cannot be reached", { cause });
-    this.name = "StoreUnavailableError";
   }
 }

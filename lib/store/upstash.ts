@@ -1,17 +1,19 @@
 import { Redis } from "@upstash/redis";
-import { createScriptedJobStore, type LuaScript, type ScriptRunner } from "@/lib/store/lua";
-import { type JobStore, StoreUnavailableError } from "@/lib/store/types";
+import { StoreUnavailableError } from "@/lib/failures";
+import {
+  createScriptedStore,
+  type LuaScript,
+  type ScriptedStoreOptions,
+  type ScriptRunner,
+} from "@/lib/store/lua";
+import type { RecordStore, StoredRecord } from "@/lib/store/types";
 
 /** Options of the Upstash (Vercel KV) store, spoken over HTTPS. */
-export interface UpstashStoreOptions {
+export interface UpstashStoreOptions<R extends StoredRecord> extends ScriptedStoreOptions<R> {
   /** `KV_REST_API_URL` / `UPSTASH_REDIS_REST_URL`. */
   url: string;
   /** `KV_REST_API_TOKEN` / `UPSTASH_REDIS_REST_TOKEN`. */
   token: string;
-  /** Retention of a job, refreshed on every write. */
-  ttlSeconds: number;
-  /** Prepended to every key (see keys.ts). */
-  keyPrefix: string;
 }
 
 // A hung endpoint must not hang a request: each HTTP call is aborted after this.
@@ -25,7 +27,7 @@ function isNoScript(error: unknown): boolean {
  * The job store on Upstash Redis over REST (what Vercel KV provides). Same scripts as the TCP
  * store; the HTTP client is created on first use.
  */
-export function createUpstashStore(options: UpstashStoreOptions): JobStore {
+export function createUpstashStore<R extends StoredRecord>(options: UpstashStoreOptions<R>): RecordStore<R> {
   let client: Redis | undefined;
 
   function redis(): Redis {
@@ -69,5 +71,5 @@ export function createUpstashStore(options: UpstashStoreOptions): JobStore {
       client = undefined;
     },
   };
-  return createScriptedJobStore(runner, options);
+  return createScriptedStore(runner, options);
 }

@@ -1,8 +1,9 @@
 import { handleUpload } from "@vercel/blob/client";
 import { z } from "zod";
+import type { AppConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
 import { readJsonBody } from "@/lib/intake/json-body";
-import type { Runtime } from "@/lib/runtime";
+import type { JobStore } from "@/lib/jobs/job-store";
 import { ALLOWED_UPLOAD_TYPES } from "@/lib/start-rules";
 import {
   directUploadsDisabled,
@@ -22,13 +23,19 @@ const tokenRequestSchema = z.object({
   }),
 });
 
+/** What issuing an upload token needs: the store its rate limit counts in, and the upload settings. */
+interface UploadTokenDeps {
+  store: JobStore;
+  config: Pick<AppConfig, "startRateLimit" | "blobs" | "uploadDeadlines">;
+}
+
 /** Two photos a look, and a retry of each: four tokens per started look the rate limit allows. */
 const TOKENS_PER_LOOK = 4;
 
-async function enforceTokenRateLimit(rt: Runtime, clientKey: string): Promise<void> {
-  const { max, windowSeconds } = rt.config.startRateLimit;
+async function enforceTokenRateLimit(deps: UploadTokenDeps, clientKey: string): Promise<void> {
+  const { max, windowSeconds } = deps.config.startRateLimit;
   if (max === 0) return;
-  const { count, resetInMs } = await rt.store.hit(`upload-token:${clientKey}`, windowSeconds * 1000);
+  const { count, resetInMs } = await deps.store.hit(`upload-token:${clientKey}`, windowSeconds * 1000);
   if (count > max * TOKENS_PER_LOOK) {
     throw new AppError(
       "rate_limited",
@@ -59,19 +66,19 @@ function tokenOptionsFor(pathname: string) {
 }
 
 /** The token route behind `upload()`: answers `{ type, clientToken }` for an allowed upload. */
-export async function issueUploadToken(rt: Runtime, request: Request, clientKey: string) {
-  if (rt.config.blobs.kind !== "vercel-blob") throw directUploadsDisabled();
+export async function issueUploadToken(deps: UploadTokenDeps, request: Request, clientKey: string) {
+  if (deps.config.blobs.kind !== "vercel-blob") throw directUploadsDisabled();
   const parsed = tokenRequestSchema.safeParse(
-    await readJsonBody(request, 16 * 1024, rt.config.uploadDeadlines),
+    await readJsonBody(request, 16 * 1024, deps.config.uploadDeadlines),
   );
   if (!parsed.success) {
     throw new AppError("invalid_request", "This is not an upload token request.", { cause: parsed.error });
   }
   const { pathname, clientPayload, multipart } = parsed.data.payload;
   const options = tokenOptionsFor(pathname);
-  await enforceTokenRateLimit(rt, clientKey);
+  await enforceTokenRateLimit(deps, clientKey);
   return handleUpload({
-    token: rt.config.blobs.token,
+    token: deps.config.blobs.token,
     request,
     body: {
       type: "blob.generate-client-token",

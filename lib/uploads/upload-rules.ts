@@ -1,5 +1,5 @@
+import type { AppConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
-import type { Runtime } from "@/lib/runtime";
 import { MAX_IMAGE_BYTES } from "@/lib/start-rules";
 
 /** The rules every direct browser upload follows, shared by the token route and the start request. */
@@ -19,8 +19,8 @@ export function isUploadPathname(pathname: string): boolean {
 }
 
 /** Direct uploads need Vercel Blob: local files cannot be written by the browser. */
-export function directUploadsEnabled(rt: Runtime): boolean {
-  return rt.config.blobs.kind === "vercel-blob";
+export function directUploadsEnabled(deps: { config: Pick<AppConfig, "blobs"> }): boolean {
+  return deps.config.blobs.kind === "vercel-blob";
 }
 
 export function directUploadsDisabled(): AppError {

@@ -2,6 +2,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isTerminal, type StoredJob } from "@/lib/jobs/job";
+import { jobCodec } from "@/lib/jobs/job-store";
 import { createSqliteStore } from "@/lib/store/sqlite";
 import { newWebhookSecret, signWebhook } from "@/tests/emulators/standard-webhooks";
 import { type AppServer, freePort, startApp } from "@/tests/support/app-server";
@@ -68,7 +69,11 @@ afterAll(async () => {
 
 /** The job straight from the app's store: a status poll would advance it. */
 async function readJob(jobId: string): Promise<StoredJob> {
-  const store = createSqliteStore({ file: path.join(app.dataDir, "jobs.db"), ttlSeconds: 3600 });
+  const store = createSqliteStore({
+    codec: jobCodec,
+    file: path.join(app.dataDir, "jobs.db"),
+    ttlSeconds: 3600,
+  });
   try {
     const job = await store.get(jobId);
     if (!job) throw new Error(`job ${jobId} is not in the store`);

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jobCodec } from "@/lib/jobs/job-store";
 import { createSqliteStore } from "@/lib/store/sqlite";
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
@@ -47,7 +48,11 @@ describe("the cron sweep", () => {
 
   /** The job's status straight from the app's store: a status poll would advance it itself. */
   async function readOnly(jobId: string) {
-    const store = createSqliteStore({ file: path.join(app.dataDir, "jobs.db"), ttlSeconds: 3600 });
+    const store = createSqliteStore({
+      codec: jobCodec,
+      file: path.join(app.dataDir, "jobs.db"),
+      ttlSeconds: 3600,
+    });
     try {
       return (await store.get(jobId))?.status;
     } finally {

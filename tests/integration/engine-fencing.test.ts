@@ -1,10 +1,10 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StoredJob } from "@/lib/jobs/job";
+import { type JobStore, jobCodec } from "@/lib/jobs/job-store";
 import { PAUSED_MESSAGE, toPublicJob } from "@/lib/jobs/public-view";
 import { createRedisStore } from "@/lib/store/redis";
 import { createSqliteStore } from "@/lib/store/sqlite";
-import type { JobStore } from "@/lib/store/types";
 import { type ReplicateEmulator, startReplicateEmulator } from "@/tests/emulators/replicate";
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { localSubmitsByStep, report, sleep } from "@/tests/support/hostile";
@@ -54,7 +54,7 @@ describe.skipIf(!hasRedis)("a store that refuses commands for 4 s right after an
       REPLICATE_API_TOKEN: "test-replicate-token",
       REPLICATE_API_BASE_URL: replicate.url,
     });
-    store = createRedisStore({ url: redis.url, keyPrefix: PREFIX, ttlSeconds: 3600 });
+    store = createRedisStore({ codec: jobCodec, url: redis.url, keyPrefix: PREFIX, ttlSeconds: 3600 });
   });
 
   afterAll(async () => {
@@ -129,7 +129,11 @@ describe("a look nobody watches", () => {
 
   /** The job straight from the app's store: a status poll would advance it as a person. */
   async function readOnly(server: AppServer, jobId: string): Promise<StoredJob | null> {
-    const store = createSqliteStore({ file: path.join(server.dataDir, "jobs.db"), ttlSeconds: 3600 });
+    const store = createSqliteStore({
+      codec: jobCodec,
+      file: path.join(server.dataDir, "jobs.db"),
+      ttlSeconds: 3600,
+    });
     try {
       return await store.get(jobId);
     } finally {

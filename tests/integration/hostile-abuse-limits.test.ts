@@ -1,5 +1,6 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jobCodec } from "@/lib/jobs/job-store";
 import { createSqliteStore } from "@/lib/store/sqlite";
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { startVendorEmulators, type VendorEmulators } from "@/tests/support/emulators";
@@ -112,7 +113,11 @@ describe("cap on jobs in progress", () => {
   });
 
   it("holds the cap under a burst of simultaneous starts", async () => {
-    const store = createSqliteStore({ file: path.join(capped.dataDir, "jobs.db"), ttlSeconds: 3600 });
+    const store = createSqliteStore({
+      codec: jobCodec,
+      file: path.join(capped.dataDir, "jobs.db"),
+      ttlSeconds: 3600,
+    });
     try {
       // Let the previous test's job finish, so the burst starts from an empty slate.
       while ((await store.countActive(Date.now() - 15 * 60_000)) > 0) {
@@ -171,7 +176,11 @@ describe("the nextCheckAt throttle", () => {
       [busy, busyJob],
     ] as const) {
       expect((await getStatus(side.app.url, jobId)).status).toBe("completed");
-      const store = createSqliteStore({ file: path.join(side.app.dataDir, "jobs.db"), ttlSeconds: 3600 });
+      const store = createSqliteStore({
+        codec: jobCodec,
+        file: path.join(side.app.dataDir, "jobs.db"),
+        ttlSeconds: 3600,
+      });
       const job = await store.get(jobId);
       await store.close();
       if (!job) throw new Error("job gone");

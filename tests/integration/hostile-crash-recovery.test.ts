@@ -3,10 +3,10 @@ import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import type { StoredJob } from "@/lib/jobs/job";
+import { type JobStore, jobCodec } from "@/lib/jobs/job-store";
 import { PIPELINE } from "@/lib/jobs/pipeline";
 import type { PublicJob } from "@/lib/public-job";
 import { createRedisStore } from "@/lib/store/redis";
-import type { JobStore } from "@/lib/store/types";
 import { type AppPool, startAppPool } from "@/tests/support/app-pool";
 import { tempDir } from "@/tests/support/app-server";
 import { startVendorEmulators, type VendorEmulators } from "@/tests/support/emulators";
@@ -84,7 +84,7 @@ describe.skipIf(!hasRedis)("crash recovery: the app SIGKILLed at random moments,
   beforeAll(async () => {
     await redis.connect();
     vendors = await startVendorEmulators(400);
-    store = createRedisStore({ url: TEST_REDIS_URL, keyPrefix: prefix, ttlSeconds: 3600 });
+    store = createRedisStore({ codec: jobCodec, url: TEST_REDIS_URL, keyPrefix: prefix, ttlSeconds: 3600 });
     const env = { ...vendors.env, REDIS_URL: TEST_REDIS_URL, STORE_KEY_PREFIX: prefix, MAX_ACTIVE_JOBS: "0" };
     pool = await startAppPool(env, dataDir);
   });

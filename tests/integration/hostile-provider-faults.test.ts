@@ -1,5 +1,6 @@
 import path from "node:path";
 import { describe, it } from "vitest";
+import { jobCodec } from "@/lib/jobs/job-store";
 import { PIPELINE } from "@/lib/jobs/pipeline";
 import { createSqliteStore } from "@/lib/store/sqlite";
 import { type AppServer, startApp } from "@/tests/support/app-server";
@@ -42,7 +43,11 @@ async function withScenario<T>(work: (scenario: Scenario) => Promise<T>): Promis
       return { jobId, ...(await pollRecording(app.url, jobId)) };
     },
     async ledger(jobId) {
-      const store = createSqliteStore({ file: path.join(app.dataDir, "jobs.db"), ttlSeconds: 3600 });
+      const store = createSqliteStore({
+        codec: jobCodec,
+        file: path.join(app.dataDir, "jobs.db"),
+        ttlSeconds: 3600,
+      });
       try {
         const stored = await store.get(jobId);
         if (!stored) throw new Error(`job ${jobId} is gone from the store`);
@@ -185,7 +190,11 @@ describe.concurrent("provider faults through the vendor emulators", () => {
       expect(checks).toBeLessThanOrEqual(Math.ceil(7_000 / 3_000) + 1);
 
       // The step's deadline is minutes away: move its start back past it, as the clock would.
-      const store = createSqliteStore({ file: path.join(app.dataDir, "jobs.db"), ttlSeconds: 3600 });
+      const store = createSqliteStore({
+        codec: jobCodec,
+        file: path.join(app.dataDir, "jobs.db"),
+        ttlSeconds: 3600,
+      });
       const deadlineMs = PIPELINE[1]?.deadlineMs ?? 0;
       try {
         for (let written = null; !written; ) {

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { StoredJob } from "@/lib/jobs/job";
+import { jobCodec } from "@/lib/jobs/job-store";
 import { PIPELINE } from "@/lib/jobs/pipeline";
 import type { PublicJob } from "@/lib/public-job";
 import { createSqliteStore } from "@/lib/store/sqlite";
@@ -58,7 +59,11 @@ const atMs = (line: LogLine | undefined) => (line ? Date.parse(line.at) : Number
 
 /** The job as stored, read from the app's SQLite file (a status poll would advance it). */
 async function storedJob(app: AppServer, jobId: string): Promise<StoredJob> {
-  const store = createSqliteStore({ file: path.join(app.dataDir, "jobs.db"), ttlSeconds: 3600 });
+  const store = createSqliteStore({
+    codec: jobCodec,
+    file: path.join(app.dataDir, "jobs.db"),
+    ttlSeconds: 3600,
+  });
   try {
     const job = await store.get(jobId);
     if (!job) throw new Error(`job ${jobId} is not in the store`);

@@ -5,9 +5,9 @@ import { createLocalBlobStore } from "@/lib/blobs/local";
 import type { BlobStore } from "@/lib/blobs/types";
 import { type AdvanceDeps, type AdvanceOptions, advance } from "@/lib/jobs/advance";
 import { type StoredJob, type StoredJobInput, storedJobSchema } from "@/lib/jobs/job";
+import { type JobStore, jobCodec } from "@/lib/jobs/job-store";
 import { freshStep } from "@/lib/jobs/transitions";
 import { createSqliteStore } from "@/lib/store/sqlite";
-import type { JobStore } from "@/lib/store/types";
 import { type ScriptedProviders, scriptedProviders } from "@/tests/support/scripted-provider";
 
 export const JOB_ID = "0b7d2f4e-8c1a-4b5e-9f3d-2a6c8e1b4d70";
@@ -44,7 +44,7 @@ export class AdvanceHarness {
 
   static async start(deps: Partial<AdvanceDeps> = {}): Promise<AdvanceHarness> {
     const dir = mkdtempSync(path.join(os.tmpdir(), "advance-"));
-    const store = createSqliteStore({ file: path.join(dir, "jobs.db"), ttlSeconds: 3600 });
+    const store = createSqliteStore({ codec: jobCodec, file: path.join(dir, "jobs.db"), ttlSeconds: 3600 });
     const blobs = createLocalBlobStore({ dir: path.join(dir, "blobs") });
     return new AdvanceHarness(dir, store, blobs, await scriptedProviders(), deps);
   }
@@ -98,7 +98,11 @@ export class AdvanceHarness {
 
   /** The same database opened by another process: same records, none of this process's memory. */
   newProcess(): AdvanceDeps {
-    const store = createSqliteStore({ file: path.join(this.dir, "jobs.db"), ttlSeconds: 3600 });
+    const store = createSqliteStore({
+      codec: jobCodec,
+      file: path.join(this.dir, "jobs.db"),
+      ttlSeconds: 3600,
+    });
     this.extraStores.push(store);
     return { ...this.deps, store };
   }

@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { StoreUnavailableError } from "@/lib/failures";
 import { type AdvanceDeps, advance } from "@/lib/jobs/advance";
+import type { JobStore } from "@/lib/jobs/job-store";
 import {
   COMMIT_ALLOWANCE_MS,
   DEFAULT_CREATE_TIMEOUT_MS,
   leaseNeededFor,
   RENEWAL_ALLOWANCE_MS,
-} from "@/lib/jobs/time-budget";
-import { type JobStore, StoreUnavailableError } from "@/lib/store/types";
+} from "@/lib/time-budget";
 import { AdvanceHarness, JOB_ID } from "@/tests/support/advance-harness";
 import type { ScriptedProviders } from "@/tests/support/scripted-provider";
 

@@ -4,7 +4,8 @@ import { advance } from "@/lib/jobs/advance";
 import { PIPELINE } from "@/lib/jobs/pipeline";
 import { PAUSED_MESSAGE, toPublicJob } from "@/lib/jobs/public-view";
 import { sweepDueJobs } from "@/lib/jobs/sweep";
-import { type Carriers, carriersFrom, NO_CARRIERS } from "@/lib/jobs/unattended";
+import { type Carriers, NO_CARRIERS } from "@/lib/jobs/unattended";
+import { carriersFrom } from "@/lib/wiring/carriers";
 import { AdvanceHarness, JOB_ID, START } from "@/tests/support/advance-harness";
 import { refused, type ScriptedProviders } from "@/tests/support/scripted-provider";
 

@@ -23,11 +23,12 @@ import { nudgeJob } from "@/lib/callbacks/nudge-job";
 import { responseIdOfEvent } from "@/lib/callbacks/openai-event";
 import { receiveSignedWebhook } from "@/lib/callbacks/signed-webhook";
 import { checkWebhookHeaders, isSignedBody, webhookKey } from "@/lib/callbacks/standard-webhooks";
-import { ConfigError, parseConfig } from "@/lib/config";
+import { parseConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
+import { ConfigError } from "@/lib/failures";
+import { type JobStore, jobCodec } from "@/lib/jobs/job-store";
 import { PIPELINE } from "@/lib/jobs/pipeline";
 import { createSqliteStore } from "@/lib/store/sqlite";
-import type { JobStore } from "@/lib/store/types";
 import { signWebhook } from "@/tests/emulators/standard-webhooks";
 import { makeStoredJob } from "@/tests/support/job-factory";
 import { type ScriptedProviders, scriptedProviders } from "@/tests/support/scripted-provider";
@@ -366,7 +367,7 @@ describe("store-backed callback handling", () => {
   let store: JobStore;
   beforeEach(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), "callbacks-"));
-    store = createSqliteStore({ file: path.join(dir, "jobs.db"), ttlSeconds: 3600 });
+    store = createSqliteStore({ codec: jobCodec, file: path.join(dir, "jobs.db"), ttlSeconds: 3600 });
   });
   afterEach(async () => {
     await store.close();

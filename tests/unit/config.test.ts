@@ -1,6 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "@/lib/config";
+import { parseConfig } from "@/lib/config";
+import { ConfigError } from "@/lib/failures";
 
 describe("parseConfig", () => {
   it("runs offline with nothing set: SQLite under .data, local blobs, no vendors", () => {

@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AdvanceDeps, advance } from "@/lib/jobs/advance";
 import { MAX_CREATES_PER_JOB, MAX_CREATES_PER_STEP, worstCaseCreates } from "@/lib/jobs/create-budget";
 import { isTerminal, type StoredJob } from "@/lib/jobs/job";
+import type { JobStore } from "@/lib/jobs/job-store";
 import { PIPELINE } from "@/lib/jobs/pipeline";
 import { ProviderError } from "@/lib/providers/types";
-import type { JobStore } from "@/lib/store/types";
 import { AdvanceHarness, JOB_ID } from "@/tests/support/advance-harness";
 import {
   allOf,

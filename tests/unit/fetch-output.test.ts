@@ -33,6 +33,8 @@ let hostileOnSameIp: HostileServer;
 let guard: LoopbackGuard;
 /** Bytes each streaming route wrote before the fetcher hung up. */
 const sent = { endless: 0, declared: 0 };
+/** Requests of /slow.png being answered right now, and the most at once. */
+const slow = { now: 0, most: 0 };
 
 const listen = (server: Server, host: string) =>
   new Promise<number>((resolve) =>
@@ -61,6 +63,12 @@ function originRoutes(req: import("node:http").IncomingMessage, res: import("nod
   switch (url.pathname) {
     case "/ok.png":
       return res.writeHead(200, { "content-type": "image/png" }).end(image);
+    case "/slow.png":
+      slow.most = Math.max(slow.most, ++slow.now);
+      return void setTimeout(() => {
+        slow.now--;
+        res.writeHead(200, { "content-type": "image/png" }).end(image);
+      }, 150);
     case "/redirect":
       return res.writeHead(302, { location: to ?? "/ok.png" }).end();
     case "/loop":
@@ -212,6 +220,27 @@ describe("judgeSource", () => {
 });
 
 describe("the output fetcher", () => {
+  it("downloads at most maxInFlight outputs at once; the rest wait for a slot, or give up with their signal", async () => {
+    const fetchOutput = createOutputFetcher({ maxInFlight: 2 });
+    slow.most = 0;
+    const all = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        fetchOutput(`${originUrl}/slow.png`, sources(), AbortSignal.timeout(10_000)),
+      ),
+    );
+    expect(all.every((bytes) => bytes.equals(image))).toBe(true);
+    expect(slow.most).toBe(2);
+
+    const held = fetchOutput(`${originUrl}/slow.png`, sources(), AbortSignal.timeout(10_000));
+    const held2 = fetchOutput(`${originUrl}/slow.png`, sources(), AbortSignal.timeout(10_000));
+    const error = await failureOf(fetchOutput(`${originUrl}/ok.png`, sources(), AbortSignal.timeout(50)));
+    expect([error.failure, error.reason]).toEqual(["timeout", expect.stringMatching(/no download slot/)]);
+    await Promise.all([held, held2]);
+    expect(
+      (await fetchOutput(`${originUrl}/ok.png`, sources(), AbortSignal.timeout(5_000))).equals(image),
+    ).toBe(true);
+  });
+
   it("fetches from the configured API origin over http (an emulator or the operator's proxy)", async () => {
     const { fetch, asked } = fetcherWith();
     expect((await fetch(`${originUrl}/ok.png`)).equals(image)).toBe(true);

@@ -1,15 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { readStart } from "@/lib/intake/read-start";
-import type { Runtime } from "@/lib/runtime";
+import { readStart, type StartIntakeDeps } from "@/lib/intake/read-start";
 
-/** Only what the intake reads of the runtime: no store, no providers. */
-const rt = {
+/** Only what the intake reads: no store, no providers, and no blob store for a form. */
+const deps = {
   config: {
     clientAddress: { kind: "untrusted" },
     uploadDeadlines: { idleMs: 5_000, totalMs: 10_000 },
     blobs: { kind: "local" },
   },
-} as unknown as Runtime;
+} as unknown as StartIntakeDeps;
 
 const JPEG_START = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
 
@@ -23,7 +22,7 @@ function formRequest(headers: Record<string, string> = {}): Request {
 
 describe("the intake: a start request of either encoding becomes the engine's input", () => {
   it("reads a multipart form into the StartRequest, the client and no uploads", async () => {
-    const { start, client, uploads } = await readStart(rt, formRequest({ "Idempotency-Key": "key-1" }));
+    const { start, client, uploads } = await readStart(deps, formRequest({ "Idempotency-Key": "key-1" }));
     expect(start.occasion).toBe("Wedding guest");
     expect(start.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(await start.photos()).toEqual({
@@ -35,7 +34,7 @@ describe("the intake: a start request of either encoding becomes the engine's in
   });
 
   it("refuses an unusable Idempotency-Key before reading the body", async () => {
-    await expect(readStart(rt, formRequest({ "Idempotency-Key": "a key" }))).rejects.toMatchObject({
+    await expect(readStart(deps, formRequest({ "Idempotency-Key": "a key" }))).rejects.toMatchObject({
       code: "invalid_idempotency_key",
     });
   });
@@ -46,7 +45,7 @@ describe("the intake: a start request of either encoding becomes the engine's in
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ occasion: "Date night" }),
     });
-    await expect(readStart(rt, json)).rejects.toMatchObject({
+    await expect(readStart(deps, json)).rejects.toMatchObject({
       code: "unsupported_media_type",
       message: "Send the photos and the occasion as a multipart/form-data form.",
     });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { errorResponse } from "@/lib/errors";
+import { StoreUnavailableError } from "@/lib/failures";
 import { describeError, logEvent } from "@/lib/log";
-import { StoreUnavailableError } from "@/lib/store/types";
 
 describe("errors in the log", () => {
   afterEach(() => vi.restoreAllMocks());

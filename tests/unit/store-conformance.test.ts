@@ -7,17 +7,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "@upstash/redis";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { StoreUnavailableError } from "@/lib/failures";
 import type { StoredJob } from "@/lib/jobs/job";
+import { type JobStore, jobCodec } from "@/lib/jobs/job-store";
 import { keysFor } from "@/lib/store/keys";
 import { createRedisStore } from "@/lib/store/redis";
 import { createSqliteStore } from "@/lib/store/sqlite";
-import {
-  ActiveJobCapError,
-  DailyBudgetError,
-  type JobStore,
-  ReservationLostError,
-  StoreUnavailableError,
-} from "@/lib/store/types";
+import { ActiveJobCapError, DailyBudgetError, ReservationLostError } from "@/lib/store/types";
 import { createUpstashStore } from "@/lib/store/upstash";
 import { makeStoredJob } from "@/tests/support/job-factory";
 import { type PrivateRedis, startPrivateRedis } from "@/tests/support/private-redis";
@@ -478,7 +474,7 @@ describeJobStoreConformance("sqlite", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "store-conformance-"));
   return {
     open: ({ ttlSeconds = HOUR_S } = {}) =>
-      createSqliteStore({ file: path.join(dir, "jobs.db"), ttlSeconds }),
+      createSqliteStore({ codec: jobCodec, file: path.join(dir, "jobs.db"), ttlSeconds }),
     dispose: async () => rmSync(dir, { recursive: true, force: true }),
   };
 });
@@ -537,14 +533,14 @@ describe.skipIf(!hasRedis)("Redis-backed stores", () => {
   describeJobStoreConformance(
     "redis",
     onFreshPrefix((keyPrefix, ttlSeconds) =>
-      createRedisStore({ url: TEST_REDIS_URL, keyPrefix, ttlSeconds }),
+      createRedisStore({ codec: jobCodec, url: TEST_REDIS_URL, keyPrefix, ttlSeconds }),
     ),
     { rawKeys: true },
   );
   describeJobStoreConformance(
     "upstash (REST proxy → Redis)",
     onFreshPrefix((keyPrefix, ttlSeconds) =>
-      createUpstashStore({ url: proxy.url, token, keyPrefix, ttlSeconds }),
+      createUpstashStore({ codec: jobCodec, url: proxy.url, token, keyPrefix, ttlSeconds }),
     ),
     { rawKeys: true },
   );
@@ -582,24 +578,33 @@ describe("an unreachable store fails fast with StoreUnavailableError", () => {
   const options = { keyPrefix: "unreachable", ttlSeconds: 60 };
 
   it("redis on a closed port, now and on the next call", () =>
-    expectUnavailableWithin(createRedisStore({ url: "redis://127.0.0.1:1", ...options }), 3_000, 2));
+    expectUnavailableWithin(
+      createRedisStore({ codec: jobCodec, url: "redis://127.0.0.1:1", ...options }),
+      3_000,
+      2,
+    ));
 
   it("upstash on a closed port, now and on the next call", () =>
     expectUnavailableWithin(
-      createUpstashStore({ url: "http://127.0.0.1:1", token: "t", ...options }),
+      createUpstashStore({ codec: jobCodec, url: "http://127.0.0.1:1", token: "t", ...options }),
       3_000,
       2,
     ));
 
   it("redis that accepts connections and never answers", async () => {
     const hung = await startSilentServer();
-    const store = createRedisStore({ url: `redis://127.0.0.1:${hung.port}`, ...options });
+    const store = createRedisStore({ codec: jobCodec, url: `redis://127.0.0.1:${hung.port}`, ...options });
     await expectUnavailableWithin(store, 4_000).finally(() => hung.close());
   });
 
   it("upstash that accepts connections and never answers", async () => {
     const hung = await startSilentServer();
-    const store = createUpstashStore({ url: `http://127.0.0.1:${hung.port}`, token: "t", ...options });
+    const store = createUpstashStore({
+      codec: jobCodec,
+      url: `http://127.0.0.1:${hung.port}`,
+      token: "t",
+      ...options,
+    });
     await expectUnavailableWithin(store, 4_000).finally(() => hung.close());
   });
 });
@@ -613,7 +618,7 @@ describe.skipIf(!hasRedis)("a Redis that goes away and comes back", () => {
   afterEach(() => redis.stop());
 
   it("fails fast while it is down and reconnects by itself (scripts reloaded after the restart)", async () => {
-    const store = createRedisStore({ url: redis.url, keyPrefix: "p", ttlSeconds: 60 });
+    const store = createRedisStore({ codec: jobCodec, url: redis.url, keyPrefix: "p", ttlSeconds: 60 });
     try {
       const job = makeStoredJob();
       await store.create(job);
@@ -635,7 +640,13 @@ describe.skipIf(!hasRedis)("a Redis that goes away and comes back", () => {
 
   it("upstash runs its scripts on a server that has never seen them", async () => {
     const proxy = await startUpstashProxy({ redisUrl: redis.url, token: "t" });
-    const store = createUpstashStore({ url: proxy.url, token: "t", keyPrefix: "p", ttlSeconds: 60 });
+    const store = createUpstashStore({
+      codec: jobCodec,
+      url: proxy.url,
+      token: "t",
+      keyPrefix: "p",
+      ttlSeconds: 60,
+    });
     try {
       const job = makeStoredJob();
       await store.create(job);

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "@/lib/config";
+import { parseConfig } from "@/lib/config";
+import { ConfigError } from "@/lib/failures";
 import {
   COMMIT_ALLOWANCE_MS,
   DEFAULT_CREATE_TIMEOUT_MS,
@@ -9,7 +10,7 @@ import {
   POLL_ROUTE_MAX_DURATION_S,
   RENEWAL_ALLOWANCE_MS,
   SHORT_ROUTE_MAX_DURATION_S,
-} from "@/lib/jobs/time-budget";
+} from "@/lib/time-budget";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const vercel = JSON.parse(readFileSync(path.join(root, "vercel.json"), "utf8")) as Record<string, unknown>;

@@ -2,17 +2,17 @@
 import { NextResponse } from "next/server";
 import { route } from "@/lib/http";
 import { clientKeyOf } from "@/lib/request";
-import { getRuntime } from "@/lib/runtime";
 import { issueUploadToken } from "@/lib/uploads/issue-upload-token";
+import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
 export const maxDuration = 30;
 
 /** The token route of `upload()` from @vercel/blob/client: one short-lived token per allowed photo. */
 async function issueToken(request: Request) {
-  const rt = getRuntime();
+  const parts = getParts();
   return NextResponse.json(
-    await issueUploadToken(rt, request, clientKeyOf(request, rt.config.clientAddress)),
+    await issueUploadToken(parts, request, clientKeyOf(request, parts.config.clientAddress)),
   );
 }
 

@@ -4,12 +4,12 @@ import { NextResponse } from "next/server";
 import { AppError } from "@/lib/errors";
 import { route } from "@/lib/http";
 import { sweepDueJobs } from "@/lib/jobs/sweep";
-import { invocationStopBy } from "@/lib/jobs/time-budget";
-import { getRuntime } from "@/lib/runtime";
+import { invocationStopBy } from "@/lib/time-budget";
+import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
-// POLL_ROUTE_MAX_DURATION_S (lib/jobs/time-budget.ts).
+// POLL_ROUTE_MAX_DURATION_S (lib/time-budget.ts).
 export const maxDuration = 120;
 
 /** Jobs per run and wall time to start them in: advances already begun end before maxDuration. */
@@ -25,12 +25,14 @@ function isAuthorized(header: string | null, secret: string | null): boolean {
 
 /** Vercel Cron calls this with `Authorization: Bearer $CRON_SECRET`; it advances overdue jobs. */
 async function sweep(request: Request) {
-  const rt = getRuntime();
-  if (!isAuthorized(request.headers.get("authorization"), rt.config.cronSecret)) {
+  const parts = getParts();
+  if (!isAuthorized(request.headers.get("authorization"), parts.config.cronSecret)) {
     throw new AppError("unauthorized", "This address is for the scheduled sweep only.");
   }
   const stopBy = invocationStopBy(maxDuration);
-  return NextResponse.json(await sweepDueJobs(rt, { limit: SWEEP_LIMIT, budgetMs: SWEEP_BUDGET_MS, stopBy }));
+  return NextResponse.json(
+    await sweepDueJobs(parts, { limit: SWEEP_LIMIT, budgetMs: SWEEP_BUDGET_MS, stopBy }),
+  );
 }
 
 export const { GET, POST, PUT, PATCH, DELETE } = route({ GET: sweep });

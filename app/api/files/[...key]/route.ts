@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { isValidBlobKey, LOCAL_BLOB_ROUTE } from "@/lib/blobs/local";
 import { AppError } from "@/lib/errors";
 import { route } from "@/lib/http";
-import { getRuntime } from "@/lib/runtime";
+import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
 
@@ -17,7 +17,7 @@ const CACHE_CONTROL = "private, no-cache";
 async function serveFile(request: Request, { params }: { params: Promise<{ key: string[] }> }) {
   const key = (await params).key.join("/");
   if (!isValidBlobKey(key)) throw new AppError("invalid_file_key", "This file address is not valid.");
-  const blob = await getRuntime().blobs.get({ key, url: `${LOCAL_BLOB_ROUTE}${key}` });
+  const blob = await getParts().blobs.get({ key, url: `${LOCAL_BLOB_ROUTE}${key}` });
   if (!blob) throw new AppError("file_not_found", "This file does not exist.");
   const etag = `"${createHash("sha256").update(blob.bytes).digest("base64url").slice(0, 27)}"`;
   const headers = { "Cache-Control": CACHE_CONTROL, ETag: etag, "X-Content-Type-Options": "nosniff" };

@@ -5,19 +5,21 @@ import { discardUploadsAfter, readStart } from "@/lib/intake/read-start";
 import { advance } from "@/lib/jobs/advance";
 import { startJob } from "@/lib/jobs/start-job";
 import { logEvent } from "@/lib/log";
-import { getRuntime } from "@/lib/runtime";
+import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
 export const maxDuration = 60;
 
 async function start(request: Request) {
-  const rt = getRuntime();
-  const { start, client, uploads } = await readStart(rt, request);
-  const { jobId, replayed } = await startJob(rt, start, client);
+  const parts = getParts();
+  const { start, client, uploads } = await readStart(parts, request);
+  const { jobId, replayed } = await startJob(parts, start, client);
   // The first step starts after the answer; if this dies, the first poll picks the work up.
   if (!replayed) {
-    discardUploadsAfter(rt, jobId, uploads);
-    after(() => advance(jobId, rt).catch((error: unknown) => logEvent("advance.failed", { jobId, error })));
+    discardUploadsAfter(parts, jobId, uploads);
+    after(() =>
+      advance(jobId, parts).catch((error: unknown) => logEvent("advance.failed", { jobId, error })),
+    );
   }
   return NextResponse.json(
     { jobId },

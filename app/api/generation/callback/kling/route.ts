@@ -5,7 +5,7 @@ import { klingTaskIdOf } from "@/lib/callbacks/kling-callback";
 import { nudgeJob } from "@/lib/callbacks/nudge-job";
 import { callbackAccepted, callbacksDisabled } from "@/lib/callbacks/responses";
 import { route } from "@/lib/http";
-import { getRuntime } from "@/lib/runtime";
+import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -13,12 +13,12 @@ export const maxDuration = 60;
 
 /** Kling posts a task on each status change, unsigned: the URL's signed token is all we trust. */
 async function klingCallback(request: Request) {
-  const rt = getRuntime();
-  const { kling, callbackSecret } = rt.config;
+  const parts = getParts();
+  const { kling, callbackSecret } = parts.config;
   if (!kling || !callbackSecret) return callbacksDisabled("Kling");
   const { jobId, step } = authorizeCallback(callbackSecret, "kling", new URL(request.url).searchParams);
   const taskId = klingTaskIdOf(await readCallbackBody(request));
-  await nudgeJob(rt, async () => jobId, { source: "kling", step, taskId });
+  await nudgeJob(parts, async () => jobId, { source: "kling", step, taskId });
   return callbackAccepted();
 }
 

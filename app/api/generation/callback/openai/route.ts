@@ -4,7 +4,7 @@ import { responseIdOfEvent, taskOfResponse } from "@/lib/callbacks/openai-event"
 import { callbackAccepted, callbacksDisabled } from "@/lib/callbacks/responses";
 import { receiveSignedWebhook } from "@/lib/callbacks/signed-webhook";
 import { route } from "@/lib/http";
-import { getRuntime } from "@/lib/runtime";
+import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -12,19 +12,19 @@ export const maxDuration = 60;
 
 /** The project webhook set in OpenAI's dashboard: every event of the project arrives here. */
 async function openaiCallback(request: Request) {
-  const rt = getRuntime();
-  const { openai, openaiWebhookSecret: secret } = rt.config;
+  const parts = getParts();
+  const { openai, openaiWebhookSecret: secret } = parts.config;
   if (!openai || !secret) return callbacksDisabled("OpenAI");
   const { webhookId, payload, duplicate } = await receiveSignedWebhook(request, {
     source: "openai",
     secret,
-    store: rt.store,
+    store: parts.store,
   });
   if (duplicate) return callbackAccepted({ duplicate: true });
   const responseId = responseIdOfEvent(payload);
   if (!responseId) return callbackAccepted({ ignored: true });
   // The response names its create's idempotency key: a create whose answer was lost is adopted.
-  await nudgeJob(rt, () => taskOfResponse(openai, responseId), {
+  await nudgeJob(parts, () => taskOfResponse(openai, responseId), {
     source: "openai",
     webhookId,
     responseId,

@@ -5,7 +5,7 @@ import { predictionIdOf } from "@/lib/callbacks/replicate-webhook";
 import { callbackAccepted, callbacksDisabled } from "@/lib/callbacks/responses";
 import { receiveSignedWebhook } from "@/lib/callbacks/signed-webhook";
 import { route } from "@/lib/http";
-import { getRuntime } from "@/lib/runtime";
+import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -16,18 +16,18 @@ export const maxDuration = 60;
  * signature covers the body, and the prediction is re-fetched, not trusted.
  */
 async function replicateCallback(request: Request) {
-  const rt = getRuntime();
-  const { replicateWebhookSecret: secret, callbackSecret } = rt.config;
+  const parts = getParts();
+  const { replicateWebhookSecret: secret, callbackSecret } = parts.config;
   if (!secret || !callbackSecret) return callbacksDisabled("Replicate");
   const { jobId, step } = authorizeCallback(callbackSecret, "replicate", new URL(request.url).searchParams);
   const { webhookId, payload, duplicate } = await receiveSignedWebhook(request, {
     source: "replicate",
     secret,
-    store: rt.store,
+    store: parts.store,
   });
   if (duplicate) return callbackAccepted({ duplicate: true });
   const predictionId = predictionIdOf(payload);
-  await nudgeJob(rt, async () => jobId, { source: "replicate", step, webhookId, predictionId });
+  await nudgeJob(parts, async () => jobId, { source: "replicate", step, webhookId, predictionId });
   return callbackAccepted();
 }
 

@@ -3,14 +3,17 @@ import type { BlobStore } from "@/lib/blobs/types";
 import { createVercelBlobStore } from "@/lib/blobs/vercel-blob";
 import { type AppConfig, getConfig } from "@/lib/config";
 import type { AdvanceDeps } from "@/lib/jobs/advance";
-import { carriersFrom } from "@/lib/jobs/unattended";
-import { createProviders } from "@/lib/providers/create-providers";
+import type { JobStore } from "@/lib/jobs/job-store";
 import type { Providers } from "@/lib/providers/types";
-import { createJobStore } from "@/lib/store/create-store";
-import type { JobStore } from "@/lib/store/types";
+import { carriersFrom } from "@/lib/wiring/carriers";
+import { createProviders } from "@/lib/wiring/create-providers";
+import { createJobStore } from "@/lib/wiring/create-store";
 
-/** The process's configured parts, built once on first use. */
-export interface Runtime extends AdvanceDeps {
+/**
+ * The process's configured parts, built once on first use. lib/wiring/ is the composition root: the
+ * only folder that imports every part and hands each the narrow dependencies it takes.
+ */
+export interface Parts extends AdvanceDeps {
   config: AppConfig;
   store: JobStore;
   blobs: BlobStore;
@@ -28,12 +31,12 @@ function createBlobStore(config: AppConfig): BlobStore {
 }
 
 // Kept on globalThis so that `next dev` reloads reuse one store connection.
-const holder = globalThis as typeof globalThis & { __styleStudioRuntime?: Runtime };
+const holder = globalThis as typeof globalThis & { __styleStudioParts?: Parts };
 
-export function getRuntime(): Runtime {
-  if (!holder.__styleStudioRuntime) {
+export function getParts(): Parts {
+  if (!holder.__styleStudioParts) {
     const config = getConfig();
-    holder.__styleStudioRuntime = {
+    holder.__styleStudioParts = {
       config,
       store: createJobStore(config.store, { ttlSeconds: config.jobTtlSeconds, keyPrefix: config.keyPrefix }),
       blobs: createBlobStore(config),
@@ -44,5 +47,5 @@ export function getRuntime(): Runtime {
       carriers: carriersFrom(config),
     };
   }
-  return holder.__styleStudioRuntime;
+  return holder.__styleStudioParts;
 }
