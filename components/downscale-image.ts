@@ -1,7 +1,7 @@
+import { MIN_SIDE_PX, sniffImageKind } from "@/lib/start-rules";
+
 /** Long side of the photo the browser uploads: small enough that two stay far below Vercel's 4.5 MB limit. */
 export const MAX_UPLOAD_LONG_SIDE_PX = 1536;
-/** The server refuses photos smaller than this on either side; say so before uploading. */
-export const MIN_SIDE_PX = 300;
 /** Larger than any phone photo; past it decoding could exhaust a phone's memory. */
 export const MAX_FILE_BYTES = 40 * 1024 * 1024;
 const JPEG_QUALITY = 0.9;
@@ -21,26 +21,6 @@ export interface PreparedPhoto {
   height: number;
   /** The name of the file the person chose. */
   name: string;
-}
-
-type ImageKind = "jpeg" | "png" | "webp" | "heic" | null;
-
-function startsWith(bytes: Uint8Array, signature: number[], offset = 0): boolean {
-  return signature.every((byte, i) => bytes[offset + i] === byte);
-}
-
-/** What the bytes are, from their magic numbers: names and declared types can lie. */
-function sniffImageKind(bytes: Uint8Array): ImageKind {
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return "jpeg";
-  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return "png";
-  if (startsWith(bytes, [0x52, 0x49, 0x46, 0x46]) && startsWith(bytes, [0x57, 0x45, 0x42, 0x50], 8))
-    return "webp";
-  // ISO-BMFF "ftyp" box with a HEIF brand: what iPhones save by default.
-  const brand = String.fromCharCode(...bytes.slice(8, 12));
-  if (startsWith(bytes, [0x66, 0x74, 0x79, 0x70], 4) && /^(heic|heix|hevc|mif1|msf1)$/.test(brand)) {
-    return "heic";
-  }
-  return null;
 }
 
 function toJpeg(canvas: HTMLCanvasElement): Promise<Blob> {

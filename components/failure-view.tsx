@@ -1,8 +1,8 @@
 import { BUTTON } from "@/components/button-styles";
 import { AlertIcon } from "@/components/icons";
-import { JOB_STEPS } from "@/components/job-steps";
 import { ViewHeading } from "@/components/view-heading";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
+import { STEPS } from "@/lib/step-catalogue";
 
 interface FailureViewProps {
   job: PublicJob;
@@ -15,7 +15,7 @@ interface FailureViewProps {
 
 /** A failed job: its error, where it stopped, and a way back that keeps the chosen photos. */
 export function FailureView({ job, keepsPhotos, focusHeading, onTryAgain, onStartOver }: FailureViewProps) {
-  const failedStep = JOB_STEPS[job.step - 1]?.label;
+  const failedStep = STEPS[job.step - 1]?.progressLabel;
   return (
     <section data-testid="failure-view" className="mx-auto max-w-xl">
       <span className="flex size-11 items-center justify-center rounded-full bg-red-50 text-red-700 ring-1 ring-red-200">

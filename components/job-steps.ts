@@ -1,31 +1,3 @@
-import type { JobStatus } from "@/lib/jobs/job";
-
-/** The four steps as the person sees them, in pipeline order, each with the status it runs under. */
-export const JOB_STEPS = [
-  { status: "pending", label: "Analysing your photos" },
-  { status: "processing-style", label: "Styling your look" },
-  { status: "processing-tryon", label: "Trying on the garment" },
-  { status: "processing-faceswap", label: "Finishing touches" },
-] as const satisfies readonly { status: JobStatus; label: string }[];
-
-/** Index of the step running under `status`; JOB_STEPS.length once completed; null when failed. */
-export function stepIndexOf(status: JobStatus): number | null {
-  switch (status) {
-    case "pending":
-      return 0;
-    case "processing-style":
-      return 1;
-    case "processing-tryon":
-      return 2;
-    case "processing-faceswap":
-      return 3;
-    case "completed":
-      return JOB_STEPS.length;
-    case "failed":
-      return null;
-  }
-}
-
 /** "0:07", "1:42", "12:05": minutes and seconds since the job began. */
 export function formatElapsed(ms: number): string {
   const seconds = Math.max(0, Math.floor(ms / 1000));

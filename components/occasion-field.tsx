@@ -1,6 +1,7 @@
 "use client";
 
 import { useId } from "react";
+import { MAX_OCCASION_CHARS } from "@/lib/start-rules";
 
 export const OCCASION_SUGGESTIONS = [
   "Wedding guest",
@@ -8,8 +9,6 @@ export const OCCASION_SUGGESTIONS = [
   "Date night",
   "Weekend casual",
 ] as const;
-/** The server's limit, in characters. */
-const MAX_OCCASION_CHARS = 200;
 
 interface OccasionFieldProps {
   value: string;

@@ -1,8 +1,8 @@
 import { CheckIcon } from "@/components/icons";
-import { JOB_STEPS } from "@/components/job-steps";
+import { STEPS } from "@/lib/step-catalogue";
 
 interface ProgressStepperProps {
-  /** Index of the running step; JOB_STEPS.length when all are done. */
+  /** Index of the running step; STEPS.length when all are done. */
   current: number;
 }
 
@@ -10,7 +10,7 @@ interface ProgressStepperProps {
 export function ProgressStepper({ current }: ProgressStepperProps) {
   return (
     <ol className="space-y-1" data-testid="stepper">
-      {JOB_STEPS.map((step, index) => {
+      {STEPS.map((step, index) => {
         const state = index < current ? "done" : index === current ? "current" : "upcoming";
         return (
           <li
@@ -39,7 +39,7 @@ export function ProgressStepper({ current }: ProgressStepperProps) {
                 index + 1
               )}
             </span>
-            <span>{step.label}</span>
+            <span>{step.progressLabel}</span>
             <span className="sr-only">
               {state === "done" ? " (done)" : state === "current" ? " (in progress)" : ""}
             </span>

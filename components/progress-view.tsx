@@ -2,11 +2,12 @@
 
 import { useState } from "react";
 import { AlertIcon } from "@/components/icons";
-import { formatElapsed, JOB_STEPS, stepIndexOf } from "@/components/job-steps";
+import { formatElapsed } from "@/components/job-steps";
 import { ProgressStepper } from "@/components/progress-stepper";
 import { ViewHeading } from "@/components/view-heading";
 import { useNow } from "@/hooks/use-now";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
+import { STEPS, stepIndexOfStatus } from "@/lib/step-catalogue";
 
 interface ProgressViewProps {
   /** Null until the first status answer arrives. */
@@ -31,7 +32,7 @@ export function ProgressView({
   focusHeading,
 }: ProgressViewProps) {
   const now = useNow(1_000);
-  const current = job ? (stepIndexOf(job.status) ?? 0) : 0;
+  const current = job ? (stepIndexOfStatus(job.status) ?? 0) : 0;
   // When this browser first saw the running step, so the bar can creep within it.
   const [seen, setSeen] = useState({ current, at: now });
   if (seen.current !== current) setSeen({ current, at: now });
@@ -39,9 +40,9 @@ export function ProgressView({
   const createdAt = job ? Date.parse(job.createdAt) : null;
   const elapsedMs = createdAt === null ? 0 : now + clockOffsetMs - createdAt;
   const creep = CREEP_SHARE * (1 - Math.exp(-Math.max(0, now - seen.at) / CREEP_TIME_CONSTANT_MS));
-  const percent = Math.min(100, ((current + creep) / JOB_STEPS.length) * 100);
-  const stepNumber = Math.min(current + 1, JOB_STEPS.length);
-  const label = JOB_STEPS[current]?.label ?? "Starting";
+  const percent = Math.min(100, ((current + creep) / STEPS.length) * 100);
+  const stepNumber = Math.min(current + 1, STEPS.length);
+  const label = STEPS[current]?.progressLabel ?? "Starting";
 
   return (
     <section data-testid="progress-view" data-status={job?.status ?? "starting"} className="mx-auto max-w-xl">
@@ -60,7 +61,7 @@ export function ProgressView({
       <div className="mt-8 rounded-3xl bg-white p-5 shadow-sm ring-1 ring-stone-200/80 sm:p-7">
         <div className="flex items-baseline justify-between gap-4 text-sm">
           <p className="font-medium text-stone-900">
-            Step {stepNumber} of {JOB_STEPS.length}
+            Step {stepNumber} of {STEPS.length}
           </p>
           <p className="text-stone-500 tabular-nums">
             <span className="sr-only">Elapsed time </span>
@@ -71,9 +72,9 @@ export function ProgressView({
           role="progressbar"
           aria-label="Progress"
           aria-valuemin={0}
-          aria-valuemax={JOB_STEPS.length}
+          aria-valuemax={STEPS.length}
           aria-valuenow={current}
-          aria-valuetext={`Step ${stepNumber} of ${JOB_STEPS.length}: ${label}`}
+          aria-valuetext={`Step ${stepNumber} of ${STEPS.length}: ${label}`}
           className="mt-3 h-2 overflow-hidden rounded-full bg-stone-100"
         >
           <div

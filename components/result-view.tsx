@@ -2,7 +2,7 @@ import { BUTTON } from "@/components/button-styles";
 import { DownloadIcon } from "@/components/icons";
 import { describeDuration } from "@/components/job-steps";
 import { ViewHeading } from "@/components/view-heading";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
 
 interface ResultViewProps {
   job: PublicJob & { imageUrl: string };

@@ -1,5 +1,5 @@
-import { JOB_STEPS, stepIndexOf } from "@/components/job-steps";
 import type { JobPolling } from "@/hooks/use-job-polling";
+import { STEPS, stepIndexOfStatus } from "@/lib/step-catalogue";
 
 /** Which of the studio's views is showing. */
 export type StudioView = "form" | "progress" | "result" | "failure" | "missing";
@@ -20,9 +20,11 @@ export function announcementOf(view: StudioView, polling: JobPolling, uploading:
     case "progress": {
       if (polling.reconnecting) return "Connection lost. Reconnecting…";
       if (!polling.job) return "Starting your look…";
-      const index = stepIndexOf(polling.job.status) ?? 0;
-      const step = JOB_STEPS[index];
-      return step ? `Step ${index + 1} of ${JOB_STEPS.length}: ${step.label}.` : polling.job.statusMessage;
+      const index = stepIndexOfStatus(polling.job.status) ?? 0;
+      const step = STEPS[index];
+      return step
+        ? `Step ${index + 1} of ${STEPS.length}: ${step.progressLabel}.`
+        : polling.job.statusMessage;
     }
     case "result":
       return "Your look is ready.";

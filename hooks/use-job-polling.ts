@@ -1,10 +1,8 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import { clampPollDelay, MAX_POLL_MS, type PublicJob, publicJobSchema } from "@/lib/public-job";
 
-export const MIN_POLL_MS = 1_000;
-export const MAX_POLL_MS = 5_000;
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 15_000;
 
@@ -20,10 +18,6 @@ export interface JobPolling {
 
 const IDLE: JobPolling = { job: null, missing: false, reconnecting: false, clockOffsetMs: 0 };
 
-export function clampPollDelay(pollAfterMs: number): number {
-  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, pollAfterMs));
-}
-
 /** 1 s, 2 s, 4 s … up to 15 s after consecutive failures. */
 export function retryDelay(failures: number): number {
   return Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.max(0, failures - 1));
@@ -37,8 +31,9 @@ function clockOffsetOf(response: Response): number | null {
 
 /**
  * Polls a job's status as a setTimeout chain (requests never overlap) at the server's pollAfterMs,
- * clamped to 1–5 s. Pauses while the tab is hidden, backs off on network or server errors, stops when
- * the job finishes or cannot be found, and leaves no timer or request behind when unmounted.
+ * clamped to 1–5 s (lib/public-job.ts), and parses each answer with the public job's schema. Pauses
+ * while the tab is hidden, backs off on network or server errors, stops when the job finishes or
+ * cannot be found, and leaves no timer or request behind when unmounted.
  */
 export function useJobPolling(jobId: string | null): JobPolling {
   const [state, setState] = useState<JobPolling & { jobId: string | null }>({ ...IDLE, jobId: null });
@@ -68,9 +63,9 @@ export function useJobPolling(jobId: string | null): JobPolling {
           cache: "no-store",
           signal: controller.signal,
         });
-        const body: unknown = await response.json().catch(() => null);
-        if (response.ok && body && typeof body === "object" && "status" in body) {
-          const job = body as PublicJob;
+        const parsed = publicJobSchema.safeParse(await response.json().catch(() => null));
+        if (response.ok && parsed.success) {
+          const job = parsed.data;
           failures = 0;
           finished = job.pollAfterMs === null || job.status === "completed" || job.status === "failed";
           const offset = clockOffsetOf(response);

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "@/lib/failures";
-import { STEP_NAMES, type StepName } from "@/lib/jobs/job";
+import { STEP_NAMES, type StepName } from "@/lib/step-catalogue";
 import {
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_CREATE_TIMEOUT_MS,

@@ -1,19 +1,41 @@
 import { AppError, errorResponse } from "@/lib/errors";
 
-type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+type Method = (typeof METHODS)[number];
+type Handler<C> = (request: Request, context: C) => Promise<Response>;
+
+/** Every answer is `no-store` unless its handler says otherwise; errors already are (errorResponse). */
+function handled<C>(handler: Handler<C>): Handler<C> {
+  return async (request, context) => {
+    try {
+      const response = await handler(request, context);
+      if (!response.headers.has("Cache-Control")) response.headers.set("Cache-Control", "no-store");
+      return response;
+    } catch (error) {
+      return errorResponse(error);
+    }
+  };
+}
 
 /**
- * Handlers for the methods a route does not serve, answering 405 `{ error, code }` with an Allow
- * header (Next's own 405 has no body). Spread into the route's exports.
+ * A route file's method exports, from the handlers of the methods it serves: any error thrown
+ * becomes `{ error, code }` JSON through the one error table (lib/errors.ts), every answer is
+ * `Cache-Control: no-store` unless the handler sets its own, and the other methods answer 405
+ * `{ error, code }` with an Allow header (Next's own 405 has no body).
+ * `export const { GET, POST, PUT, PATCH, DELETE } = route({ POST: start });`
  */
-export function otherMethods(...allowed: Method[]): Record<Method, () => Response> {
-  const refuse = () =>
+export function route<C = unknown>(
+  handlers: Partial<Record<Method, Handler<C>>>,
+): Record<Method, Handler<C>> {
+  const allowed = METHODS.filter((method) => handlers[method]);
+  const refuse = async () =>
     errorResponse(
       new AppError("method_not_allowed", `This address only accepts ${allowed.join(" and ")} requests.`, {
         headers: { Allow: allowed.join(", ") },
       }),
     );
-  return { GET: refuse, POST: refuse, PUT: refuse, PATCH: refuse, DELETE: refuse };
+  const entries = METHODS.map((method) => [method, handled(handlers[method] ?? refuse)] as const);
+  return Object.fromEntries(entries) as Record<Method, Handler<C>>;
 }
 
 /**

@@ -30,8 +30,9 @@ export function leaseNeededFor(createTimeoutMs: number): number {
 }
 
 /**
- * `maxDuration` (seconds) of the routes that advance jobs, as each route exports it and vercel.json
- * repeats it (Next needs a literal in every route; tests/unit/time-budget.test.ts keeps them equal).
+ * `maxDuration` (seconds) of the routes that advance jobs, as each route exports it: the one place,
+ * since Next reads only a literal there (tests/unit/time-budget.test.ts keeps each equal to these)
+ * and Vercel takes it from Next's build output, so vercel.json does not repeat it.
  * The status poll and the sweep may check, copy a result and submit the next step in one invocation.
  */
 export const POLL_ROUTE_MAX_DURATION_S = 120;

@@ -1,4 +1,4 @@
-import { clampPollDelay } from "@/hooks/use-job-polling";
+import { clampPollDelay } from "@/lib/public-job";
 import { startVendorEmulators, type VendorEmulators } from "@/tests/support/emulators";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
 import { getStatus, startJobOver } from "@/tests/support/poll";

@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
 import { keysFor } from "@/lib/store/keys";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
 import { getStatus, pollUntilDone, startJobOver } from "@/tests/support/poll";

@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { AppError } from "@/lib/errors";
-import { STEP_NAMES, type StepName } from "@/lib/jobs/job";
 import { parseJobId } from "@/lib/jobs/job-id";
 import { logEvent } from "@/lib/log";
+import { STEP_NAMES, type StepName } from "@/lib/step-catalogue";
 import { CLOSE_CONNECTION } from "./callback-body";
 
 /**

@@ -1,6 +1,6 @@
 import type { AppConfig } from "@/lib/config";
-import { STEP_NAMES, type StepName } from "@/lib/jobs/job";
 import { parseJobId } from "@/lib/jobs/job-id";
+import { STEP_NAMES, type StepName } from "@/lib/step-catalogue";
 import { type CallbackVendor, callbackQuery } from "./callback-token";
 
 /** Builds a provider's callback URL from a submit's idempotency key, or undefined for none. */

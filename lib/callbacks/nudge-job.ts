@@ -1,8 +1,8 @@
 import { after } from "next/server";
 import { type AdvanceDeps, type AdvanceOptions, advance } from "@/lib/jobs/advance";
 import { logEvent } from "@/lib/log";
-import { withinBudget } from "@/lib/request";
 import { invocationStopBy, SHORT_ROUTE_MAX_DURATION_S } from "@/lib/time-budget";
+import { withinBudget } from "@/lib/within-budget";
 
 /**
  * A callback's answer never waits longer than this (vendors want a 2xx within a few seconds, and

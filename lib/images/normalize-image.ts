@@ -1,10 +1,9 @@
 import sharp from "sharp";
 import { AppError } from "@/lib/errors";
+import { MIN_SIDE_PX, sniffImageKind } from "@/lib/start-rules";
 
 /** Largest decoded size we accept: a 12 MP phone photo passes, a decompression bomb does not. */
 export const MAX_INPUT_PIXELS = 40_000_000;
-/** Smallest side (after EXIF orientation) that still gives the providers a usable picture. */
-export const MIN_SIDE_PX = 300;
 /** Long side of the stored JPEG: enough for every provider, small enough to copy around. */
 export const MAX_LONG_SIDE_PX = 2048;
 export const JPEG_QUALITY = 88;
@@ -12,21 +11,10 @@ export const JPEG_QUALITY = 88;
 export type UploadField = "human_image" | "garment_image";
 export type SniffedImageType = "jpeg" | "png" | "webp";
 
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-function startsWith(bytes: Uint8Array, signature: number[], offset = 0): boolean {
-  return bytes.length >= offset + signature.length && signature.every((b, i) => bytes[offset + i] === b);
-}
-
-/** The image type the bytes really are, from their magic numbers; names and declared types can lie. */
+/** The image type the bytes really are (lib/start-rules.ts), of the ones sharp may decode here. */
 export function sniffImageType(bytes: Uint8Array): SniffedImageType | null {
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return "jpeg";
-  if (startsWith(bytes, PNG_SIGNATURE)) return "png";
-  // RIFF <4-byte size> WEBP
-  if (startsWith(bytes, [0x52, 0x49, 0x46, 0x46]) && startsWith(bytes, [0x57, 0x45, 0x42, 0x50], 8)) {
-    return "webp";
-  }
-  return null;
+  const kind = sniffImageKind(bytes);
+  return kind === "heic" ? null : kind;
 }
 
 /** Why an image cannot be kept, whoever sent it (a person's upload or a vendor's output). */

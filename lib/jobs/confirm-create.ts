@@ -7,8 +7,8 @@ import type { StoredJob } from "@/lib/jobs/job";
 import type { StartDeps } from "@/lib/jobs/start-deps";
 import { START_WINDOW_MS } from "@/lib/jobs/start-idempotency";
 import { logEvent } from "@/lib/log";
-import { withinBudget } from "@/lib/request";
 import type { ActiveJobCap, SettleOutcome, StartGuards } from "@/lib/store/types";
+import { withinBudget } from "@/lib/within-budget";
 
 /** How long a start waits, once its create went unanswered, to learn whether the job exists. */
 const SETTLE_BUDGET_MS = 10_000;

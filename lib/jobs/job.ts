@@ -1,18 +1,5 @@
 import { z } from "zod";
-
-/** The public statuses, exactly as the seed design names them. */
-export const JOB_STATUSES = [
-  "pending",
-  "processing-style",
-  "processing-tryon",
-  "processing-faceswap",
-  "completed",
-  "failed",
-] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-
-export const STEP_NAMES = ["advice", "style", "tryon", "faceswap"] as const;
-export type StepName = (typeof STEP_NAMES)[number];
+import { JOB_STATUSES, type JobStatus } from "@/lib/step-catalogue";
 
 const blobRefSchema = z.object({ key: z.string(), url: z.string() });
 

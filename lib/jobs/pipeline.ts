@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { BlobRef, BlobStore } from "@/lib/blobs/types";
-import type { Artifacts, JobStatus, StepName, StoredJob } from "@/lib/jobs/job";
+import type { Artifacts, StoredJob } from "@/lib/jobs/job";
 import { saveOutputImage } from "@/lib/outputs/save-output-image";
 import type {
   CheckContext,
@@ -12,6 +12,7 @@ import type {
   SubmitContext,
   TaskProvider,
 } from "@/lib/providers/types";
+import { type StepInfo, stepInfo } from "@/lib/step-catalogue";
 
 /** What a step needs to build its input and keep its output. */
 export interface StepScope {
@@ -28,15 +29,11 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-/** One row of the pipeline table, with its provider types erased so the table can be a plain list. */
-export interface Step {
-  name: StepName;
-  /** The public status while this step runs. */
-  status: JobStatus;
-  /** The status message a person reads while this step runs. */
-  message: string;
-  /** Names the step in a person's terms, for timeout and failure messages. */
-  label: string;
+/**
+ * One row of the pipeline table: the step's catalogue entry (names and words) plus its behaviour,
+ * with its provider types erased so the table can be a plain list.
+ */
+export interface Step extends StepInfo {
   /** The paid vendor this step uses when its keys are set (the offline studio otherwise). */
   vendor: "openai" | "kling" | "replicate";
   deadlineMs: number;
@@ -113,10 +110,7 @@ const MINUTE = 60_000;
 /** The pipeline, in order. `advance` walks this table and never names a step. */
 export const PIPELINE: readonly Step[] = [
   defineStep({
-    name: "advice",
-    status: "pending",
-    message: "Looking at your photos and writing your styling advice…",
-    label: "Writing your styling advice",
+    ...stepInfo("advice"),
     vendor: "openai",
     deadlineMs: 3 * MINUTE,
     retry: { maxFailures: 4, baseDelayMs: 1_000, maxDelayMs: 20_000 },
@@ -130,10 +124,7 @@ export const PIPELINE: readonly Step[] = [
     save: async (_rt, advice) => ({ advice }),
   }),
   defineStep({
-    name: "style",
-    status: "processing-style",
-    message: "Creating a styled look for you…",
-    label: "Creating your styled look",
+    ...stepInfo("style"),
     vendor: "kling",
     deadlineMs: 6 * MINUTE,
     retry: IMAGE_RETRY,
@@ -147,10 +138,7 @@ export const PIPELINE: readonly Step[] = [
     save: saveImage("style"),
   }),
   defineStep({
-    name: "tryon",
-    status: "processing-tryon",
-    message: "Trying the garment on…",
-    label: "Trying the garment on",
+    ...stepInfo("tryon"),
     vendor: "kling",
     deadlineMs: 6 * MINUTE,
     retry: IMAGE_RETRY,
@@ -163,10 +151,7 @@ export const PIPELINE: readonly Step[] = [
     save: saveImage("tryon"),
   }),
   defineStep({
-    name: "faceswap",
-    status: "processing-faceswap",
-    message: "Finishing touches: putting your own face back…",
-    label: "Adding the finishing touches",
+    ...stepInfo("faceswap"),
     vendor: "replicate",
     deadlineMs: 5 * MINUTE,
     retry: IMAGE_RETRY,

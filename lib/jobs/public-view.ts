@@ -1,29 +1,10 @@
-import { isPaused, isTerminal, type JobStatus, type StoredJob } from "@/lib/jobs/job";
+import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
 import { PIPELINE, TOTAL_STEPS } from "@/lib/jobs/pipeline";
-import type { Advice } from "@/lib/providers/types";
-
-/** What the browser sees of a job: the seed design's fields, plus progress hints. Nothing internal. */
-export interface PublicJob {
-  jobId: string;
-  status: JobStatus;
-  statusMessage: string;
-  imageUrl: string | null;
-  error: string | null;
-  createdAt: string;
-  updatedAt: string;
-  occasion: string;
-  advice: { summary: string; pieces: string[]; source: Advice["source"] } | null;
-  step: number;
-  totalSteps: number;
-  /** When polling again is worth it; null once the job is finished. */
-  pollAfterMs: number | null;
-}
+import { clampPollDelay, type PublicJob } from "@/lib/public-job";
 
 const DEFAULT_POLL_MS = 2_000;
 /** Aim a little after the next provider check is due, so that poll finds it done. */
 const POLL_LEAD_MS = 150;
-const MIN_POLL_MS = 500;
-const MAX_POLL_MS = 10_000;
 
 /** A look nobody watched stops before its next paid step (lib/jobs/unattended.ts). */
 export const PAUSED_MESSAGE = "Paused until you open this look again: it carries on from where it stopped.";
@@ -38,7 +19,7 @@ function statusMessage(job: StoredJob): string {
 function pollAfterMs(job: StoredJob, now: number): number | null {
   if (isTerminal(job.status)) return null;
   if (job.nextCheckAt <= now) return DEFAULT_POLL_MS;
-  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, job.nextCheckAt - now + POLL_LEAD_MS));
+  return clampPollDelay(job.nextCheckAt - now + POLL_LEAD_MS);
 }
 
 export function toPublicJob(job: StoredJob, now = Date.now()): PublicJob {

@@ -3,8 +3,6 @@ import { AppError } from "@/lib/errors";
 import type { StartDeps } from "@/lib/jobs/start-deps";
 import type { StartGuards } from "@/lib/store/types";
 
-/** Stripe's rule (any key up to 255 characters), narrowed to visible ASCII. */
-const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** How long a key answers with the job it made: Stripe's 24 hours. */
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60_000;
 /**
@@ -13,19 +11,6 @@ export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60_000;
  * create's answer knows the create cannot land after this.
  */
 export const START_WINDOW_MS = 45_000;
-
-/** The request's `Idempotency-Key`, or null when it sent none; 400 for an unusable one. */
-export function idempotencyKeyOf(request: Request): string | null {
-  const key = request.headers.get("idempotency-key");
-  if (key === null) return null;
-  if (!KEY_PATTERN.test(key)) {
-    throw new AppError(
-      "invalid_idempotency_key",
-      "The Idempotency-Key header must be 1 to 255 visible ASCII characters, such as a random UUID.",
-    );
-  }
-  return key;
-}
 
 export type Reservation = NonNullable<StartGuards["reservation"]>;
 

@@ -1,5 +1,6 @@
 import { DEFAULT_UNWATCHED_AFTER_S } from "@/lib/config";
-import type { StepName, StoredJob } from "@/lib/jobs/job";
+import type { StoredJob } from "@/lib/jobs/job";
+import type { StepName } from "@/lib/step-catalogue";
 
 /** Who asks advance to move a job: a person's status poll, the cron sweep, or a vendor's callback. */
 export type Watcher = "person" | "sweep" | "callback";

@@ -2,10 +2,10 @@ import { handleUpload } from "@vercel/blob/client";
 import { z } from "zod";
 import type { AppConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
+import { readJsonBody } from "@/lib/intake/json-body";
 import type { JobStore } from "@/lib/jobs/job-store";
-import { readJsonBody } from "@/lib/uploads/read-json-body";
+import { ALLOWED_UPLOAD_TYPES } from "@/lib/start-rules";
 import {
-  ALLOWED_UPLOAD_TYPES,
   directUploadsDisabled,
   isUploadPathname,
   MAX_UPLOAD_BYTES,

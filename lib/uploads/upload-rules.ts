@@ -1,6 +1,6 @@
 import type { AppConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
-import { MAX_IMAGE_BYTES } from "@/lib/jobs/read-start-form";
+import { MAX_IMAGE_BYTES } from "@/lib/start-rules";
 
 /** The rules every direct browser upload follows, shared by the token route and the start request. */
 
@@ -8,7 +8,6 @@ import { MAX_IMAGE_BYTES } from "@/lib/jobs/read-start-form";
 export const UPLOAD_FOLDER = "uploads/";
 /** The same cap as a multipart photo. */
 export const MAX_UPLOAD_BYTES = MAX_IMAGE_BYTES;
-export const ALLOWED_UPLOAD_TYPES = ["image/jpeg", "image/png", "image/webp"];
 /** How long an upload token may be used: one slow phone upload, not a day. */
 export const UPLOAD_TOKEN_TTL_MS = 10 * 60_000;
 

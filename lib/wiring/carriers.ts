@@ -1,7 +1,7 @@
 import { klingCallbackUrlFor, replicateWebhookUrlFor } from "@/lib/callbacks/callback-urls";
 import type { AppConfig } from "@/lib/config";
-import type { StepName } from "@/lib/jobs/job";
 import type { Carriers } from "@/lib/jobs/unattended";
+import type { StepName } from "@/lib/step-catalogue";
 
 /**
  * A sweep this often (or more) carries jobs: well inside Replicate's one-hour output retention, the

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JOB_STATUSES, STEP_NAMES } from "@/lib/jobs/job";
-import type { PublicJob } from "@/lib/jobs/public-view";
 import { listLocalTasks } from "@/lib/providers/local";
+import type { PublicJob } from "@/lib/public-job";
+import { JOB_STATUSES, STEP_NAMES } from "@/lib/step-catalogue";
 import { type AppServer, startApp, tempDir } from "@/tests/support/app-server";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
 import { getStatus, startJobOver } from "@/tests/support/poll";

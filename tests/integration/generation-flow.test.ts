@@ -2,7 +2,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JOB_STATUSES } from "@/lib/jobs/job";
+import { JOB_STATUSES } from "@/lib/step-catalogue";
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
 import { pollUntilDone, startJobOver } from "@/tests/support/poll";

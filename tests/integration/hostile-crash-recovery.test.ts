@@ -5,7 +5,7 @@ import { unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import type { StoredJob } from "@/lib/jobs/job";
 import { type JobStore, jobCodec } from "@/lib/jobs/job-store";
 import { PIPELINE } from "@/lib/jobs/pipeline";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
 import { createRedisStore } from "@/lib/store/redis";
 import { type AppPool, startAppPool } from "@/tests/support/app-pool";
 import { tempDir } from "@/tests/support/app-server";

@@ -1,7 +1,7 @@
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { startVendorEmulators, type VendorEmulators } from "@/tests/support/emulators";
 import {

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STEP_NAMES } from "@/lib/jobs/job";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
+import { STEP_NAMES } from "@/lib/step-catalogue";
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import {
   colour,

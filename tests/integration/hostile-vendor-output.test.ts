@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
 import type { HostileFile } from "@/tests/emulators/hostile-output";
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { startVendorEmulators, type VendorEmulators } from "@/tests/support/emulators";

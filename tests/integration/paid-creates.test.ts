@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { StoredJob } from "@/lib/jobs/job";
 import { jobCodec } from "@/lib/jobs/job-store";
 import { PIPELINE } from "@/lib/jobs/pipeline";
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
 import { createSqliteStore } from "@/lib/store/sqlite";
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { startVendorEmulators, type VendorEmulators } from "@/tests/support/emulators";

@@ -2,8 +2,8 @@ import { appendFileSync, mkdirSync, readdirSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { expect } from "vitest";
-import type { PublicJob } from "@/lib/jobs/public-view";
 import { listLocalTasks } from "@/lib/providers/local";
+import type { PublicJob } from "@/lib/public-job";
 
 /** The credentials the emulator wiring hands the app: none may ever reach a browser. */
 export const TEST_SECRETS = ["test-openai-key", "test-access", "test-secret", "test-replicate-token"];

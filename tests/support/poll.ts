@@ -1,4 +1,4 @@
-import type { PublicJob } from "@/lib/jobs/public-view";
+import type { PublicJob } from "@/lib/public-job";
 
 export async function startJobOver(baseUrl: string, form: FormData): Promise<string> {
   const response = await fetch(`${baseUrl}/api/generation/start`, { method: "POST", body: form });

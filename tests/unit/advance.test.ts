@@ -4,11 +4,12 @@ import { StoreUnavailableError } from "@/lib/failures";
 import { type AdvanceDeps, advance } from "@/lib/jobs/advance";
 import { unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import { createOutcomeOf } from "@/lib/jobs/create-outcome";
-import { JOB_STATUSES, parseStoredJob, type StoredJob } from "@/lib/jobs/job";
+import { parseStoredJob, type StoredJob } from "@/lib/jobs/job";
 import type { JobStore } from "@/lib/jobs/job-store";
 import { PIPELINE } from "@/lib/jobs/pipeline";
 import { toPublicJob } from "@/lib/jobs/public-view";
 import { ProviderError } from "@/lib/providers/types";
+import { JOB_STATUSES } from "@/lib/step-catalogue";
 import { AdvanceHarness, JOB_ID, START } from "@/tests/support/advance-harness";
 import {
   allOf,

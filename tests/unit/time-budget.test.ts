@@ -13,9 +13,7 @@ import {
 } from "@/lib/time-budget";
 
 const root = path.resolve(import.meta.dirname, "../..");
-const vercel = JSON.parse(readFileSync(path.join(root, "vercel.json"), "utf8")) as {
-  functions: Record<string, { maxDuration: number }>;
-};
+const vercel = JSON.parse(readFileSync(path.join(root, "vercel.json"), "utf8")) as Record<string, unknown>;
 
 /** Every route that advances jobs, and the maxDuration it must declare. */
 const ADVANCING_ROUTES: Record<string, number> = {
@@ -35,12 +33,16 @@ function exportedMaxDuration(route: string): number {
 }
 
 describe("time budgets", () => {
-  it("keeps every advancing route's maxDuration, in the route and in vercel.json, above the longest lease", () => {
+  it("keeps every advancing route's maxDuration above the longest lease", () => {
     for (const [route, seconds] of Object.entries(ADVANCING_ROUTES)) {
       expect(exportedMaxDuration(route), route).toBe(seconds);
-      expect(vercel.functions[route]?.maxDuration, `vercel.json: ${route}`).toBe(seconds);
       expect(seconds * 1000, route).toBeGreaterThan(MAX_LEASE_MS);
     }
+  });
+
+  it("declares maxDuration in the route files only: vercel.json repeats none of them", () => {
+    // Vercel takes a Next route's maxDuration from the build output; a second copy could disagree.
+    expect(vercel).not.toHaveProperty("functions");
   });
 
   it("defaults LEASE_MS to the longest call plus its renewal and two commits: 56 s", () => {

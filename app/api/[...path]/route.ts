@@ -1,3 +1,4 @@
+// Any other address under /api: a JSON 404 like the rest of the API.
 import { AppError, errorResponse } from "@/lib/errors";
 
 export const runtime = "nodejs";

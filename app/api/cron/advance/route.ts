@@ -1,15 +1,15 @@
+// GET /api/cron/advance: Vercel Cron's sweep, advancing the jobs nobody polls.
 import { timingSafeEqual } from "node:crypto";
 import { NextResponse } from "next/server";
-import { AppError, errorResponse } from "@/lib/errors";
-import { otherMethods } from "@/lib/http";
+import { AppError } from "@/lib/errors";
+import { route } from "@/lib/http";
 import { sweepDueJobs } from "@/lib/jobs/sweep";
 import { invocationStopBy } from "@/lib/time-budget";
 import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
-export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");
-// POLL_ROUTE_MAX_DURATION_S (lib/jobs/time-budget.ts).
+// POLL_ROUTE_MAX_DURATION_S (lib/time-budget.ts).
 export const maxDuration = 120;
 
 /** Jobs per run and wall time to start them in: advances already begun end before maxDuration. */
@@ -24,16 +24,15 @@ function isAuthorized(header: string | null, secret: string | null): boolean {
 }
 
 /** Vercel Cron calls this with `Authorization: Bearer $CRON_SECRET`; it advances overdue jobs. */
-export async function GET(request: Request) {
-  try {
-    const parts = getParts();
-    if (!isAuthorized(request.headers.get("authorization"), parts.config.cronSecret)) {
-      throw new AppError("unauthorized", "This address is for the scheduled sweep only.");
-    }
-    const stopBy = invocationStopBy(maxDuration);
-    const result = await sweepDueJobs(parts, { limit: SWEEP_LIMIT, budgetMs: SWEEP_BUDGET_MS, stopBy });
-    return NextResponse.json(result, { headers: { "Cache-Control": "no-store" } });
-  } catch (error) {
-    return errorResponse(error);
+async function sweep(request: Request) {
+  const parts = getParts();
+  if (!isAuthorized(request.headers.get("authorization"), parts.config.cronSecret)) {
+    throw new AppError("unauthorized", "This address is for the scheduled sweep only.");
   }
+  const stopBy = invocationStopBy(maxDuration);
+  return NextResponse.json(
+    await sweepDueJobs(parts, { limit: SWEEP_LIMIT, budgetMs: SWEEP_BUDGET_MS, stopBy }),
+  );
 }
+
+export const { GET, POST, PUT, PATCH, DELETE } = route({ GET: sweep });

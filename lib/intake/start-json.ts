@@ -3,9 +3,9 @@ import type { BlobRef, BlobStore, StoredBlob } from "@/lib/blobs/types";
 import { BlobTooLargeError } from "@/lib/blobs/vercel-blob";
 import type { AppConfig } from "@/lib/config";
 import { AppError } from "@/lib/errors";
-import { parseOccasion } from "@/lib/jobs/read-start-form";
+import { readJsonBody } from "@/lib/intake/json-body";
+import { parseOccasion } from "@/lib/intake/occasion";
 import { fingerprintOf, type StartRequest } from "@/lib/jobs/start-request";
-import { readJsonBody } from "@/lib/uploads/read-json-body";
 import { directUploadsEnabled, isUploadPathname, MAX_UPLOAD_BYTES } from "@/lib/uploads/upload-rules";
 
 /** What reading a JSON start needs: the blob store the uploads are in, and the upload settings. */

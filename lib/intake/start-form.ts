@@ -1,11 +1,11 @@
 import { Readable } from "node:stream";
 import busboy from "busboy";
 import { AppError } from "@/lib/errors";
+import { guardedBody, refusalOf } from "@/lib/intake/guarded-body";
+import { parseOccasion } from "@/lib/intake/occasion";
 import { fingerprintOf, type StartRequest } from "@/lib/jobs/start-request";
-import { guardedBody, refusalOf } from "@/lib/uploads/guarded-body";
+import { MAX_IMAGE_BYTES, MAX_OCCASION_CHARS } from "@/lib/start-rules";
 
-export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
-export const MAX_OCCASION_CHARS = 200;
 /** Two full-size images plus the form's own bytes: the whole body's cap, counted while streaming. */
 export const MAX_BODY_BYTES = 2 * MAX_IMAGE_BYTES + 256 * 1024;
 const TOO_LARGE = "The upload is too large: each photo may be at most 10 MB.";
@@ -21,19 +21,6 @@ function tooLarge(field: FileField): AppError {
     "file_too_large",
     `${FILE_FIELDS[field]} is larger than 10 MB. Please choose a smaller image.`,
   );
-}
-
-/** Trimmed, NFC-normalised, 1–200 characters, no control characters. */
-export function parseOccasion(raw: string | undefined): string {
-  const occasion = raw?.normalize("NFC").trim() ?? "";
-  if (!occasion) throw new AppError("missing_occasion", "Please describe the occasion.");
-  if ([...occasion].length > MAX_OCCASION_CHARS) {
-    throw new AppError("invalid_occasion", `The occasion must be at most ${MAX_OCCASION_CHARS} characters.`);
-  }
-  if (/\p{Cc}/u.test(occasion)) {
-    throw new AppError("invalid_occasion", "The occasion contains characters that cannot be used.");
-  }
-  return occasion;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { AppError } from "@/lib/errors";
-import { readGuardedBody } from "@/lib/uploads/guarded-body";
+import { readGuardedBody } from "@/lib/intake/guarded-body";
 
 export function isJsonRequest(request: Request): boolean {
   return /^application\/json\s*(?:;|$)/i.test(request.headers.get("content-type") ?? "");

@@ -1,0 +1,34 @@
+import { z } from "zod";
+import { JOB_STATUSES } from "@/lib/step-catalogue";
+
+/**
+ * What the browser sees of a job (the seed design's fields, plus progress hints; nothing internal),
+ * and when it polls again. Client-safe: the status route builds it (lib/jobs/public-view.ts) and the
+ * polling hook parses it with this schema.
+ */
+export const publicJobSchema = z.object({
+  jobId: z.string(),
+  status: z.enum(JOB_STATUSES),
+  statusMessage: z.string(),
+  imageUrl: z.string().nullable(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  occasion: z.string(),
+  advice: z
+    .object({ summary: z.string(), pieces: z.array(z.string()), source: z.enum(["offline", "openai"]) })
+    .nullable(),
+  step: z.number().int(),
+  totalSteps: z.number().int(),
+  /** When polling again is worth it; null once the job is finished. */
+  pollAfterMs: z.number().nullable(),
+});
+export type PublicJob = z.infer<typeof publicJobSchema>;
+
+/** The one poll-delay policy: never sooner than 1 s (a poll costs a store read), never later than 5 s. */
+export const MIN_POLL_MS = 1_000;
+export const MAX_POLL_MS = 5_000;
+
+export function clampPollDelay(delayMs: number): number {
+  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, delayMs));
+}
