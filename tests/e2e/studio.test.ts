@@ -20,10 +20,16 @@ let browser: Browser;
 let app: AppServer;
 const pages: StudioPage[] = [];
 
-async function openStudio(url: string, viewport?: { width: number; height: number }): Promise<StudioPage> {
+async function openStudio(
+  url: string,
+  viewport?: { width: number; height: number },
+  allowedErrors: RegExp[] = [],
+): Promise<StudioPage> {
   const studio = await StudioPage.open(browser.context, "about:blank");
   pages.push(studio);
   if (viewport) await studio.page.setViewportSize(viewport);
+  // Set before the page loads: its first poll can fail (as expected) before goto() returns.
+  studio.allowedErrors = allowedErrors;
   await studio.page.goto(url);
   return studio;
 }
@@ -278,8 +284,7 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
   });
 
   it("says an unknown or malformed job link cannot be found and offers a fresh start", async () => {
-    const studio = await openStudio(`${app.url}/?job=${randomUUID()}`);
-    studio.allowedErrors = [STATUS_404, STATUS_400];
+    const studio = await openStudio(`${app.url}/?job=${randomUUID()}`, undefined, [STATUS_404, STATUS_400]);
     const view = await studio.waitForView("missing-job");
     expect(await view.getByRole("heading", { level: 1 }).textContent()).toBe("We can’t find that look");
     await studio.screenshot("08-missing-job");
