@@ -45,7 +45,7 @@ export interface AdvanceOptions {
 
 /**
  * Moves a job forward if its current provider task is due: safe to call any number of times,
- * concurrently, from several processes (DESIGN.md, "Advancing a job"). Returns the job as it now is,
+ * concurrently, from several processes (docs/architecture.md, "Advancing a job"). Returns the job as it now is,
  * or null when it does not exist. When nothing is due it costs one store read.
  */
 export async function advance(

@@ -25,7 +25,7 @@ export const NO_CARRIERS: Carriers = {
 /**
  * True when this advance must not start the step's paid create: it is not a person's poll, nobody has
  * watched for a while, and neither the step's vendor nor the sweep would carry the result home
- * (DESIGN.md: no paid result lost to a closed tab).
+ * (docs/architecture.md, "Paused looks": no paid result lost to a closed tab).
  */
 export function mustPause(
   job: StoredJob,

@@ -1,5 +1,5 @@
 /**
- * The contract every provider speaks, offline or real (DESIGN.md, "The pipeline").
+ * The contract every provider speaks, offline or real (docs/architecture.md, "The pipeline").
  *
  * Every vendor folder (openai/, kling/, replicate/) has the same rooms: `index.ts` (the options type
  * and the factory building the TaskProvider), `client.ts` (`create<Vendor>Client`: the vendor's

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { deliverWebhook, type WebhookDelivery } from "./standard-webhooks";
 
 /**
- * An OpenAI Responses API emulator written from the documented contract (shared/VENDOR-APIS.md):
+ * An OpenAI Responses API emulator written from the documented contract:
  * background responses going queued → in_progress → completed, strict json_schema answers derived
  * from the request, OpenAI's error shape, a queue of scripted faults, and the project webhook.
  */

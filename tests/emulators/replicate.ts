@@ -6,7 +6,7 @@ import { type HostileFile, sendHostileFile } from "./hostile-output";
 import { deliverWebhook, type WebhookDelivery } from "./standard-webhooks";
 
 /**
- * A Replicate predictions API emulator written from the documented contract (shared/VENDOR-APIS.md):
+ * A Replicate predictions API emulator written from the documented contract:
  * face-swap predictions going starting → processing → succeeded, a real output image served under
  * /files, Replicate's error shape, a queue of scripted faults, and signed `completed` webhooks.
  */

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 
 /**
- * Standard-Webhooks signing as Replicate and OpenAI do it (shared/VENDOR-APIS.md), written apart from
+ * Standard-Webhooks signing as Replicate and OpenAI document it, written apart from
  * the app's verifier so each checks the other: `webhook-signature: v1,<base64 HMAC-SHA256 of
  * "{id}.{timestamp}.{body}">`, keyed with the base64 after `whsec_`.
  */

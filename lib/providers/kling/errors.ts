@@ -31,7 +31,10 @@ const rule = (kind: ProviderErrorKind, sentence: string, reason: string): CodeRu
   reason,
 });
 
-/** Kling's business codes (VENDOR-APIS.md, "Errors") as inclusive ranges; the first match wins. */
+/**
+ * Kling's business codes, from its documented error table, as inclusive ranges; the first match wins
+ * (errors.ts of each vendor folder: docs/architecture.md, "The parts").
+ */
 const RULES_BY_CODE_RANGE: ReadonlyArray<readonly [number, number, CodeRule]> = [
   // 1003/1004 are first retried once with a token signed by Kling's clock (client.ts); 1000–1002 never.
   [1003, 1003, rule("permanent", KLING_MESSAGES.unavailable, "auth token not yet valid")],
