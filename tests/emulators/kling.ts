@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { errors as joseErrors, jwtVerify } from "jose";
 import sharp from "sharp";
 import { type HostileFile, sendHostileFile } from "./hostile-output";
+import { closeServer, listenOnLoopback, takeFault as takeCountedFault } from "./server-base";
 
 /** Which kind of request a fault applies to ("list" is the task list findTask reads). */
 export type KlingFaultTarget = "create" | "query" | "list" | "result";
@@ -281,17 +281,8 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
     }
   };
 
-  const takeFault = (target: KlingFaultTarget, path: string): KlingFault | undefined => {
-    const index = faults.findIndex(
-      (f) => f.on === target && (f.match === undefined || path.includes(f.match)),
-    );
-    const fault = faults[index];
-    if (!fault) return undefined;
-    const left = (fault.times ?? 1) - 1;
-    if (left > 0) faults[index] = { ...fault, times: left };
-    else faults.splice(index, 1);
-    return fault;
-  };
+  const takeFault = (target: KlingFaultTarget, path: string): KlingFault | undefined =>
+    takeCountedFault(faults, (f) => f.on === target && (f.match === undefined || path.includes(f.match)));
 
   async function authenticate(header: string | undefined): Promise<Rejection | null> {
     const token = /^Bearer (.+)$/.exec(header ?? "")?.[1];
@@ -426,8 +417,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
       );
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = await listenOnLoopback(server, port);
 
   const clearTimers = () => {
     for (const timer of timers) clearTimeout(timer);
@@ -489,12 +479,6 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
       clockOffsetMs = options.clockOffsetMs ?? 0;
       clearTimers();
     },
-    close() {
-      clearTimers();
-      server.closeAllConnections();
-      return new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve())),
-      );
-    },
+    close: () => closeServer(server, timers),
   };
 }

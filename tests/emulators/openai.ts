@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { closeServer, listenOnLoopback, takeFault as takeCountedFault } from "./server-base";
 import { deliverWebhook, type WebhookDelivery } from "./standard-webhooks";
 
 /**
@@ -193,12 +193,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
   /** Transport faults strike at request time; task faults only when a create is accepted. */
   function takeFault(on: On, path: string, task: boolean): OpenAIFault | undefined {
     const isTask = (f: OpenAIFault) => !["http", "hang", "malformed", "late", "reset"].includes(f.kind);
-    const index = faults.findIndex((f) => f.on === on && isTask(f) === task && path.includes(f.match ?? ""));
-    const fault = faults[index];
-    if (!fault) return undefined;
-    fault.times = (fault.times ?? 1) - 1;
-    if (fault.times <= 0) faults.splice(index, 1);
-    return fault;
+    return takeCountedFault(faults, (f) => f.on === on && isTask(f) === task && path.includes(f.match ?? ""));
   }
 
   function view({ id: responseId, createdAt, request, task, cancelled }: Stored) {
@@ -351,11 +346,10 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     if (answer === "malformed") res.writeHead(200, headers).end('{"id": "resp_broken", "object": "respo');
     else res.writeHead(answer.status, { ...headers, ...answer.headers }).end(JSON.stringify(answer.body));
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const url = await listenOnLoopback(server, options.port);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     faults,
     get checks() {
       return checks;
@@ -388,9 +382,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       cancels.length = 0;
     },
     async close() {
-      for (const timer of [...timers, ...webhookTimers]) clearTimeout(timer);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server, [...timers, ...webhookTimers]);
     },
   };
 }

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import sharp from "sharp";
 import { type HostileFile, sendHostileFile } from "./hostile-output";
+import { closeServer, listenOnLoopback, takeFault as takeCountedFault } from "./server-base";
 import { deliverWebhook, type WebhookDelivery } from "./standard-webhooks";
 
 /**
@@ -153,12 +153,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
   function takeFault(on: On, path: string, task: boolean): ReplicateFault | undefined {
     const isTask = (f: ReplicateFault) =>
       f.kind === "task-fails" || f.kind === "never-finishes" || f.kind === "output-url";
-    const index = faults.findIndex((f) => f.on === on && isTask(f) === task && path.includes(f.match ?? ""));
-    const fault = faults[index];
-    if (!fault) return undefined;
-    fault.times = (fault.times ?? 1) - 1;
-    if (fault.times <= 0) faults.splice(index, 1);
-    return fault;
+    return takeCountedFault(faults, (f) => f.on === on && isTask(f) === task && path.includes(f.match ?? ""));
   }
 
   async function view(p: Prediction) {
@@ -363,8 +358,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
         .end(JSON.stringify(answer.body));
     }
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = await listenOnLoopback(server, options.port);
 
   return {
     url,
@@ -427,9 +421,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
       cancels.length = 0;
     },
     async close() {
-      for (const timer of [...timers, ...webhookTimers]) clearTimeout(timer);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server, [...timers, ...webhookTimers]);
     },
   };
 }

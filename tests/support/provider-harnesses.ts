@@ -17,7 +17,7 @@ import { garmentPhoto, personPhoto } from "@/tests/support/images";
 
 /**
  * One small harness per adapter for the TaskProvider conformance suite
- * (tests/unit/task-provider-conformance.test.ts): how to build the provider against its emulator (or
+ * (tests/contract/task-provider-conformance.test.ts): how to build the provider against its emulator (or
  * the offline studio's folder), an input, what a real output looks like, and how to script each fault
  * through the emulator's `faults` queue. A case an adapter cannot have is named with its reason.
  */
