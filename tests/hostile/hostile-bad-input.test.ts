@@ -209,7 +209,13 @@ describe("bad and malicious input to start", () => {
       headers: { "content-type": contentType },
       duplex: "half",
     } as RequestInit).catch((error: unknown) => error);
-    if (streamed instanceof Response) await expectApiError(streamed, 413, "file_too_large");
+    if (streamed instanceof Response) {
+      expect(streamed.status).toBe(413);
+      // The server closes the connection once it has answered, so the rest of a body still being sent
+      // can cut the answer's own body (undici: "terminated", EPIPE): its code is checked when it arrived.
+      const payload = (await streamed.json().catch(() => null)) as { code?: string } | null;
+      if (payload) expect(payload.code).toBe("file_too_large");
+    }
     const streamedMs = Date.now() - streamedStarted;
     expect(declaredMs).toBeLessThan(5_000);
     expect(streamedMs).toBeLessThan(15_000);
