@@ -310,6 +310,11 @@ describe.skipIf(!hasRedis)("crash recovery: the app SIGKILLed at random moments,
     const stoppedBlind = ledgers.filter((l) => l.status === "failed");
     for (const { jobId, view, ledger } of stoppedBlind) {
       const step = PIPELINE[view.step - 1];
+      // A storm of kills inside one step's creates can also spend its create cap (each kill after the
+      // intent is written counts): the step then stops at the stated bound, whatever the vendor.
+      if (step && view.error === `${step.label} was stopped after too many tries. Please try again later.`) {
+        continue;
+      }
       expect(step?.vendor, `${jobId}\n${story(jobId)}`).toMatch(/^(openai|replicate)$/);
       expect(view.error).toBe(step && unknownTwiceMessage(step));
       expect(step?.vendor === "openai" ? ledger.advice : ledger.faceswap).toBeLessThanOrEqual(2);
