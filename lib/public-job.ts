@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { JOB_ERROR_CODES } from "@/lib/job-errors";
 import { JOB_STATUSES } from "@/lib/step-catalogue";
 
 /**
@@ -12,6 +13,10 @@ export const publicJobSchema = z.object({
   statusMessage: z.string(),
   imageUrl: z.string().nullable(),
   error: z.string().nullable(),
+  /** Why it failed, for machines (lib/job-errors.ts): null unless `failed`. */
+  errorCode: z.enum(JOB_ERROR_CODES).nullable(),
+  /** The caller owns this look (its browser made it): the page offers the owner's actions. */
+  owned: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
   occasion: z.string(),

@@ -8,6 +8,7 @@ import { type JsonStartDeps, readStartJson } from "@/lib/intake/start-json";
 import type { StartClient } from "@/lib/jobs/start-job";
 import type { StartRequest } from "@/lib/jobs/start-request";
 import { logEvent } from "@/lib/log";
+import { type Owner, ownerOf } from "@/lib/owners/owner-cookie";
 import { clientKeyOf } from "@/lib/request";
 
 /** What reading a start needs: the settings who-is-the-client and the form read, and JSON's store. */
@@ -21,6 +22,8 @@ export interface StartIntake {
   client: StartClient;
   /** Direct uploads the request named: redundant once the job holds its own copies. */
   uploads: BlobRef[];
+  /** The caller as an owner: the answer sets its cookie. */
+  owner: Owner;
 }
 
 /**
@@ -28,12 +31,14 @@ export interface StartIntake {
  * multipart carries the photos themselves; both become the same StartRequest, with the same codes.
  */
 export async function readStart(deps: StartIntakeDeps, request: Request): Promise<StartIntake> {
+  const owner = ownerOf(request);
   const client = {
     key: clientKeyOf(request, deps.config.clientAddress),
     idempotencyKey: idempotencyKeyOf(request),
+    ownerHash: owner.hash,
   };
-  if (isJsonRequest(request)) return { ...(await readStartJson(deps, request)), client };
-  return { start: await readStartForm(request, deps.config.uploadDeadlines), client, uploads: [] };
+  if (isJsonRequest(request)) return { ...(await readStartJson(deps, request)), client, owner };
+  return { start: await readStartForm(request, deps.config.uploadDeadlines), client, uploads: [], owner };
 }
 
 /**

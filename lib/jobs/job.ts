@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { JOB_STATUSES, type JobStatus } from "@/lib/step-catalogue";
+import { JOB_ERROR_CODES } from "@/lib/job-errors";
+import { JOB_STATUSES, type JobStatus, STEP_NAMES } from "@/lib/step-catalogue";
 
 const blobRefSchema = z.object({ key: z.string(), url: z.string() });
 
@@ -57,6 +58,17 @@ export const storedJobSchema = z.object({
   creates: z.number().int().nonnegative().default(0),
   /** When a person's poll last moved the job (ms epoch); null: not since it was created. */
   watchedAt: z.number().nullable().default(null),
+  /** The hash of the owner cookie of the browser that made it (lib/owners); null: nobody may change it. */
+  ownerHash: z.string().nullable().default(null),
+  /** The consent statement's version the person agreed to, and when (ms epoch). Never public. */
+  consent: z.object({ version: z.string(), at: z.number() }).nullable().default(null),
+  /** Why it failed, for machines (lib/job-errors.ts); null unless failed. */
+  errorCode: z.enum(JOB_ERROR_CODES).nullable().default(null),
+  /** The look this one redoes, and the step it redoes from (issue 15); null for a fresh start. */
+  redo: z
+    .object({ of: z.string(), from: z.enum(STEP_NAMES) })
+    .nullable()
+    .default(null),
   createdAt: z.number(),
   updatedAt: z.number(),
 });

@@ -1,4 +1,5 @@
 import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
+import { isOwnedBy } from "@/lib/jobs/ownership";
 import { PIPELINE, TOTAL_STEPS } from "@/lib/jobs/pipeline";
 import { clampPollDelay, type PublicJob } from "@/lib/public-job";
 
@@ -22,7 +23,8 @@ function pollAfterMs(job: StoredJob, now: number): number | null {
   return clampPollDelay(job.nextCheckAt - now + POLL_LEAD_MS);
 }
 
-export function toPublicJob(job: StoredJob, now = Date.now()): PublicJob {
+/** `ownerHash`: the caller's (lib/owners), null without an owner cookie. */
+export function toPublicJob(job: StoredJob, now = Date.now(), ownerHash: string | null = null): PublicJob {
   const advice = job.artifacts.advice;
   return {
     jobId: job.id,
@@ -30,6 +32,8 @@ export function toPublicJob(job: StoredJob, now = Date.now()): PublicJob {
     statusMessage: statusMessage(job),
     imageUrl: job.status === "completed" ? (job.artifacts.final?.url ?? null) : null,
     error: job.status === "failed" ? job.error : null,
+    errorCode: job.status === "failed" ? (job.errorCode ?? "internal") : null,
+    owned: isOwnedBy(job, ownerHash),
     createdAt: new Date(job.createdAt).toISOString(),
     updatedAt: new Date(job.updatedAt).toISOString(),
     occasion: job.occasion,

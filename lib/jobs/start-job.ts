@@ -25,10 +25,14 @@ import {
   type StartGuards,
 } from "@/lib/store/types";
 
-/** Who asks: the rate limit's key (lib/request.ts) and the request's Idempotency-Key, if any. */
+/**
+ * Who asks: the rate limit's key (lib/request.ts), the request's Idempotency-Key if any, and the
+ * owner hash the new job is stamped with (lib/owners).
+ */
 export interface StartClient {
   key: string;
   idempotencyKey: string | null;
+  ownerHash: string;
 }
 
 /** A started look: its job id, and whether an earlier request with the same key made it. */
@@ -70,7 +74,7 @@ async function normalizePhotos(photos: StartPhotos): Promise<StartPhotos> {
   return { person, garment };
 }
 
-function newJob(jobId: string, occasion: string, inputs: StoredJob["inputs"]): StoredJob {
+function newJob(jobId: string, occasion: string, inputs: StoredJob["inputs"], ownerHash: string): StoredJob {
   const now = Date.now();
   return {
     id: jobId,
@@ -85,6 +89,10 @@ function newJob(jobId: string, occasion: string, inputs: StoredJob["inputs"]): S
     nextCheckAt: 0,
     creates: 0,
     watchedAt: now,
+    ownerHash,
+    consent: null,
+    errorCode: null,
+    redo: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -96,6 +104,7 @@ async function createJob(
   jobId: string,
   start: StartRequest,
   reservation: Reservation,
+  ownerHash: string,
 ): Promise<void> {
   const photos = await normalizePhotos(await start.photos());
   const suffix = randomBytes(6).toString("hex");
@@ -111,7 +120,13 @@ async function createJob(
       garment: await storeImage("garment", photos.garment),
     };
     const guards: StartGuards = { reservation, budget: dailyBudget(deps), indexHoldMs: INDEX_HOLD_MS };
-    await createConfirmed(deps, newJob(jobId, start.occasion, inputs), activeJobCap(deps), guards, stored);
+    await createConfirmed(
+      deps,
+      newJob(jobId, start.occasion, inputs, ownerHash),
+      activeJobCap(deps),
+      guards,
+      stored,
+    );
   } catch (error) {
     // A refused start leaves nothing behind, but the photos of a job that may exist stay.
     if (!(error instanceof CreateOutcomeUnknownError)) {
@@ -143,7 +158,7 @@ export async function startJob(
   try {
     await enforceStartRateLimit(deps, client.key);
     await refuseWhenFull(deps);
-    await createJob(deps, jobId, start, reservation);
+    await createJob(deps, jobId, start, reservation, client.ownerHash);
   } catch (error) {
     if (!(error instanceof CreateOutcomeUnknownError)) {
       await deps.store.releaseStart(reservation.id, reservation.token).catch(() => undefined);

@@ -63,10 +63,11 @@ const WRONG: ReadonlyArray<{ folder: string; source: string }> = [
 const ALLOWED = {
   folder: "components",
   source: [
+    'import type { JobErrorCode } from "@/lib/job-errors";',
     'import type { PublicJob } from "@/lib/public-job";',
     'import { MAX_OCCASION_CHARS } from "@/lib/start-rules";',
     'import type { StepName } from "@/lib/step-catalogue";',
-    "export type Probe = [PublicJob, StepName, typeof MAX_OCCASION_CHARS];",
+    "export type Probe = [PublicJob, StepName, typeof MAX_OCCASION_CHARS, JobErrorCode];",
   ].join("\n"),
 };
 

@@ -29,7 +29,7 @@ describe("the intake: a start request of either encoding becomes the engine's in
       person: Buffer.from(JPEG_START),
       garment: Buffer.from(JPEG_START),
     });
-    expect(client).toEqual({ key: "shared", idempotencyKey: "key-1" });
+    expect(client).toEqual({ key: "shared", idempotencyKey: "key-1", ownerHash: expect.any(String) });
     expect(uploads).toEqual([]);
   });
 

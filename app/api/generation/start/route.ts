@@ -5,6 +5,7 @@ import { discardUploadsAfter, readStart } from "@/lib/intake/read-start";
 import { advance } from "@/lib/jobs/advance";
 import { startJob } from "@/lib/jobs/start-job";
 import { logEvent } from "@/lib/log";
+import { refuseCrossSite } from "@/lib/owners/same-origin";
 import { getParts } from "@/lib/wiring/parts";
 
 export const runtime = "nodejs";
@@ -12,7 +13,8 @@ export const maxDuration = 60;
 
 async function start(request: Request) {
   const parts = getParts();
-  const { start, client, uploads } = await readStart(parts, request);
+  refuseCrossSite(request);
+  const { start, client, uploads, owner } = await readStart(parts, request);
   const { jobId, replayed } = await startJob(parts, start, client);
   // The first step starts after the answer; if this dies, the first poll picks the work up.
   if (!replayed) {
@@ -27,6 +29,7 @@ async function start(request: Request) {
       status: 202,
       headers: {
         Location: `/api/generation/status?jobId=${jobId}`,
+        "Set-Cookie": owner.setCookie,
         // Stripe's header: this answer repeats the one the key's first request got.
         ...(replayed ? { "Idempotent-Replayed": "true" } : {}),
       },
