@@ -25,6 +25,10 @@ export const publicJobSchema = z.object({
     .nullable(),
   step: z.number().int(),
   totalSteps: z.number().int(),
+  /** How far along the look is, 0–1; never lower than in an earlier view of the same job. */
+  progress: z.number().min(0).max(1),
+  /** When the look should be ready (ISO 8601), or null when there is no basis for an estimate. */
+  estimatedReadyAt: z.string().nullable(),
   /** When polling again is worth it; null once the job is finished. */
   pollAfterMs: z.number().nullable(),
 });

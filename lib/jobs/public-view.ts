@@ -40,6 +40,8 @@ export function toPublicJob(job: StoredJob, now = Date.now(), ownerHash: string 
     advice: advice ? { summary: advice.summary, pieces: advice.pieces, source: advice.source } : null,
     step: Math.min(job.stepIndex + 1, TOTAL_STEPS),
     totalSteps: TOTAL_STEPS,
+    progress: job.status === "completed" ? 1 : Math.min(job.stepIndex, TOTAL_STEPS) / TOTAL_STEPS,
+    estimatedReadyAt: null,
     pollAfterMs: pollAfterMs(job, now),
   };
 }
