@@ -6,6 +6,8 @@ export function keysFor(prefix: string) {
     counter: (name: string) => `${prefix}:counter:${name}`,
     /** Hash: a start's reservation (token, fingerprint; job and replayed once made). TTL: its window, then its replay time. */
     startReservation: (id: string) => `${prefix}:start:${id}`,
+    /** List: a sample series, newest first, capped (RecordStore.addSample). */
+    samples: (series: string) => `${prefix}:samples:${series}`,
     /** Sorted set: unfinished job ids scored by the codec's activeAt (lib/jobs/job-store.ts). */
     active: () => `${prefix}:active`,
     /** Sorted set: the same ids scored by when their record expires, so no entry outlives its job. */

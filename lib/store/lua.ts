@@ -135,8 +135,16 @@ return 0`),
   releaseLease: lua(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`),
-  /** KEYS: counter. ARGV: windowMs. → {count, pttl}. A counter that lost its expiry gets one back. */
   ...startScripts(lua),
+  /** KEYS: samples. ARGV: value, keep, ttlMs. Newest first, capped at keep, expiring ttlMs after the last add. */
+  addSample: lua(`
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`),
+  /** KEYS: samples. → the values, newest first (strings). */
+  readSamples: lua(`return redis.call('LRANGE', KEYS[1], 0, -1)`),
+  /** KEYS: counter. ARGV: windowMs. → {count, pttl}. A counter that lost its expiry gets one back. */
   hit: lua(`
 local count = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
@@ -163,6 +171,7 @@ const jobReply = z.string().nullable();
 const hitReply = z.tuple([z.number().int(), z.number().int()]);
 const idsReply = z.array(z.string());
 const countReply = z.number().int();
+const samplesReply = z.array(z.coerce.number());
 
 /** What both Redis drivers take: the record codec, the retention and the key prefix. */
 export interface ScriptedStoreOptions<R extends StoredRecord> {
@@ -259,6 +268,20 @@ export function createScriptedStore<R extends StoredRecord>(
     },
 
     ...scriptedStartMethods(runner, keys, SCRIPTS),
+
+    async addSample(series, value, { keep, ttlMs }) {
+      const args = [
+        String(value),
+        String(Math.max(1, Math.floor(keep))),
+        String(Math.max(1, Math.ceil(ttlMs))),
+      ];
+      await runner.run(SCRIPTS.addSample, [keys.samples(series)], args);
+    },
+
+    async readSamples(series) {
+      const values = samplesReply.parse(await runner.run(SCRIPTS.readSamples, [keys.samples(series)], []));
+      return values.filter((value) => Number.isFinite(value));
+    },
 
     close: () => runner.close(),
   };

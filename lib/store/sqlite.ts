@@ -34,6 +34,9 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS leases (job_id TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, count INTEGER NOT NULL,
     expires_at INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS samples (seq INTEGER PRIMARY KEY AUTOINCREMENT, series TEXT NOT NULL,
+    value REAL NOT NULL, expires_at INTEGER NOT NULL);
+  CREATE INDEX IF NOT EXISTS samples_series ON samples (series, seq);
 `;
 
 const SQL = {
@@ -58,7 +61,15 @@ const SQL = {
       count = CASE WHEN counters.expires_at <= ? THEN 1 ELSE counters.count + 1 END,
       expires_at = CASE WHEN counters.expires_at <= ? THEN excluded.expires_at ELSE counters.expires_at END
     RETURNING count, expires_at`,
+  // A series expires as a whole, ttl after its last addition (as a Redis list's key would).
+  dropExpiredSamples: "DELETE FROM samples WHERE series = ? AND expires_at <= ?",
+  addSample: "INSERT INTO samples (series, value, expires_at) VALUES (?, ?, ?)",
+  refreshSamples: "UPDATE samples SET expires_at = ? WHERE series = ?",
+  trimSamples: `DELETE FROM samples WHERE series = ? AND seq NOT IN
+    (SELECT seq FROM samples WHERE series = ? ORDER BY seq DESC LIMIT ?)`,
+  readSamples: "SELECT value FROM samples WHERE series = ? AND expires_at > ? ORDER BY seq DESC",
   sweep: [
+    "DELETE FROM samples WHERE expires_at <= ?",
     "DELETE FROM jobs WHERE expires_at <= ?",
     "DELETE FROM leases WHERE expires_at <= ?",
     "DELETE FROM counters WHERE expires_at <= ?",
@@ -90,6 +101,11 @@ function prepare(db: Database.Database) {
     renewLease: db.prepare<[number, string, string, number]>(SQL.renewLease),
     releaseLease: db.prepare<[string, string]>(SQL.releaseLease),
     hit: db.prepare<[string, number, number, number], { count: number; expires_at: number }>(SQL.hit),
+    dropExpiredSamples: db.prepare<[string, number]>(SQL.dropExpiredSamples),
+    addSample: db.prepare<[string, number, number]>(SQL.addSample),
+    refreshSamples: db.prepare<[number, string]>(SQL.refreshSamples),
+    trimSamples: db.prepare<[string, string, number]>(SQL.trimSamples),
+    readSamples: db.prepare<[string, number], { value: number }>(SQL.readSamples),
     sweep: SQL.sweep.map((sql) => db.prepare<[number]>(sql)),
     starts: prepareStarts(db),
   };
@@ -217,6 +233,20 @@ export function createSqliteStore<R extends StoredRecord>(options: SqliteStoreOp
         if (!row) throw new Error("The counter upsert returned no row");
         return { count: row.count, resetInMs: Math.max(0, row.expires_at - now) };
       }),
+
+    addSample: (series, value, { keep, ttlMs }) =>
+      use((sql, now) => {
+        sql.db.transaction(() => {
+          const expiresAt = now + Math.max(1, Math.ceil(ttlMs));
+          // Expired values first, so a series that lapsed starts afresh rather than reviving.
+          sql.dropExpiredSamples.run(series, now);
+          sql.addSample.run(series, value, expiresAt);
+          sql.refreshSamples.run(expiresAt, series);
+          sql.trimSamples.run(series, series, Math.max(1, Math.floor(keep)));
+        })();
+      }),
+
+    readSamples: (series) => use((sql, now) => sql.readSamples.all(series, now).map((row) => row.value)),
 
     ...sqliteStartMethods((work) => use((sql, now) => work(sql.starts, now))),
 

@@ -80,7 +80,20 @@ export interface RecordStore<R extends StoredRecord> {
    * can never land: "voided". Every outcome is final.
    */
   settleStart(jobId: string, guards: StartGuards, mode: "confirm" | "retract"): Promise<SettleOutcome>;
+  /**
+   * Appends one measurement to a capped series shared by every instance (learned step times): the
+   * series keeps only its `keep` newest values, and expires `ttlMs` after its last addition.
+   */
+  addSample(series: string, value: number, options: SampleOptions): Promise<void>;
+  /** A series' values, newest first; empty when it is absent or expired. One round trip. */
+  readSamples(series: string): Promise<number[]>;
   close(): Promise<void>;
+}
+
+/** How a sample series is capped: its newest `keep` values, for `ttlMs` after the last addition. */
+export interface SampleOptions {
+  keep: number;
+  ttlMs: number;
 }
 
 /** The in-progress cap `create` enforces: at most `max` unfinished jobs active since `since`. */

@@ -307,6 +307,48 @@ function describeJobStoreConformance(name: string, makeBackend: () => Backend, {
       ).resolves.toBeUndefined();
     });
 
+    describe("sample series (learned step times)", () => {
+      it("keeps the newest `keep` values, newest first, each series apart, shared by every instance", async () => {
+        const [one, other] = [open(), open()];
+        expect(await one.readSamples("kling-style")).toEqual([]);
+        for (const value of [1_000, 2_500.5, 3_000, 4_000])
+          await one.addSample("kling-style", value, { keep: 3, ttlMs: 60_000 });
+        await other.addSample("openai-advice", 7, { keep: 3, ttlMs: 60_000 });
+        expect(await other.readSamples("kling-style")).toEqual([4_000, 3_000, 2_500.5]);
+        expect(await one.readSamples("openai-advice")).toEqual([7]);
+      });
+
+      it("loses no sample when two instances add at once", async () => {
+        const [one, other] = [open(), open()];
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            (i % 2 ? one : other).addSample("s", i, { keep: 50, ttlMs: 60_000 }),
+          ),
+        );
+        expect((await one.readSamples("s")).sort((a, b) => a - b)).toEqual(
+          Array.from({ length: 20 }, (_, i) => i),
+        );
+      });
+
+      it("forgets a series ttlMs after its last addition, and an addition restarts the clock", async () => {
+        const store = open();
+        await store.addSample("s", 1, { keep: 5, ttlMs: 800 });
+        await sleep(500);
+        await store.addSample("s", 2, { keep: 5, ttlMs: 800 });
+        await sleep(500);
+        expect(await store.readSamples("s")).toEqual([2, 1]);
+        await sleep(450);
+        expect(await store.readSamples("s")).toEqual([]);
+        await store.addSample("s", 3, { keep: 5, ttlMs: 800 });
+        expect(await store.readSamples("s")).toEqual([3]);
+        if (backend.pttl && backend.keyPrefix) {
+          const ttl = await backend.pttl(keysFor(backend.keyPrefix).samples("s"));
+          expect(ttl).toBeGreaterThan(0);
+          expect(ttl).toBeLessThanOrEqual(800);
+        }
+      });
+    });
+
     it("counts hits in a fixed window and starts again after it", async () => {
       const store = open();
       expect(await store.hit("ip-1", 300)).toMatchObject({ count: 1 });
