@@ -1,15 +1,18 @@
 import { StoreUnavailableError } from "@/lib/failures";
 import type { AdvanceDeps, AdvanceOptions } from "@/lib/jobs/advance";
+import { checkAfterRunning, sampleOf } from "@/lib/jobs/check-schedule";
 import { MAX_BLIND_REPEATS_PER_STEP, unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
 import type { Lease } from "@/lib/jobs/lease";
 import { isOverdue, PIPELINE, type Step, type StepScope } from "@/lib/jobs/pipeline";
+import { stepTimesOf } from "@/lib/jobs/step-timing";
 import { adoptKnownTask, submitStep } from "@/lib/jobs/submit-step";
 import {
   completeStep,
   countUnknownOutcome,
   type FailurePhase,
   failJob,
+  noteRunning,
   resumeStep,
   retryDelayMs,
   retryLater,
@@ -19,8 +22,6 @@ import { logEvent } from "@/lib/log";
 import { ProviderError } from "@/lib/providers/types";
 import { COMMIT_ALLOWANCE_MS, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CREATE_TIMEOUT_MS } from "@/lib/time-budget";
 
-/** Never check a running task more often than this, whatever the provider hints. */
-const MIN_CHECK_INTERVAL_MS = 250;
 /** A check that finds no such task is repeated once; the second consecutive one starts a new attempt. */
 const MISSING_CHECKS_BEFORE_NEW_ATTEMPT = 2;
 
@@ -83,6 +84,8 @@ export class Advancer {
   private async check(job: StoredJob, step: Step, taskId: string): Promise<StoredJob> {
     await this.beforeVendorCall(this.callTimeoutMs);
     const scope = this.scope(job, this.callTimeoutMs);
+    // What the vendor answers is its state about now: the moment the check was sent.
+    const checkedAt = this.now();
     let result: Awaited<ReturnType<Step["check"]>>;
     try {
       result = await step.check(scope, taskId, { signal: scope.signal });
@@ -95,9 +98,13 @@ export class Advancer {
       );
     }
     switch (result.state) {
-      case "running":
+      case "running": {
         if (isOverdue(job, step, this.now())) return this.timeOut(job, step);
-        return this.commit(scheduleCheck(job, this.nextCheckAt(step, result.nextCheckInMs)));
+        const seen = noteRunning(job, checkedAt);
+        const hintMs = result.nextCheckInMs ?? step.checkIntervalMs;
+        const at = seen.current ? checkAfterRunning(seen.current, this.now(), hintMs) : this.now() + hintMs;
+        return this.commit(scheduleCheck(seen, at));
+      }
       case "failed":
         return this.fail(job, step, result.error, result.error.taskMissing ? "missing" : "task");
       case "succeeded": {
@@ -110,7 +117,9 @@ export class Advancer {
           return this.fail(job, step, error, "check");
         }
         logEvent("step.completed", { jobId: job.id, step: step.name, taskId });
-        return this.commit(completeStep(job, added, this.pipeline, this.now()));
+        const completed = await this.commit(completeStep(job, added, this.pipeline, this.now()));
+        await this.learnDuration(job, step, checkedAt);
+        return completed;
       }
     }
   }
@@ -163,8 +172,12 @@ export class Advancer {
     }
   }
 
-  nextCheckAt(step: Step, hintMs: number | undefined): number {
-    return this.now() + Math.max(MIN_CHECK_INTERVAL_MS, hintMs ?? step.checkIntervalMs);
+  /** Adds the finished task's duration to its step's learned times (lib/jobs/step-timing.ts). */
+  private async learnDuration(job: StoredJob, step: Step, foundDoneAt: number): Promise<void> {
+    const sample = job.current ? sampleOf(job.current, foundDoneAt) : null;
+    if (sample === null) return;
+    const { series } = step.provider(this.deps.providers);
+    await stepTimesOf(this.deps.store).record(series, sample);
   }
 
   /** A permanent failure ends the job; a transient one is retried with backoff up to the step's cap. */

@@ -32,6 +32,29 @@ const currentStepSchema = z.object({
   missingChecks: z.number().int().nonnegative().default(0),
   /** When a sweep or callback stopped before this step's create because nobody watched (ms epoch). */
   pausedAt: z.number().nullable().default(null),
+  // The fields below came with learned step times (lib/jobs/step-timing.ts); null/0 in older records.
+  /** When the current attempt's create was sent (ms epoch): the task's clock starts here. */
+  sentAt: z.number().nullable().default(null),
+  /** When this step's first create was sent (ms epoch): its progress counts from here, across attempts. */
+  firstSentAt: z.number().nullable().default(null),
+  /** The current task's expected duration (ms), fixed when its create was sent. */
+  expectedMs: z.number().nonnegative().nullable().default(null),
+  /** `expectedMs` was learned from earlier tasks (else a cold-start default: the provider's hint rules). */
+  learned: z.boolean().default(false),
+  /** Checks of the current task that found it running. */
+  runningChecks: z.number().int().nonnegative().default(0),
+  /** When a check last found the current task running (ms epoch), else null. */
+  lastRunningAt: z.number().nullable().default(null),
+});
+
+/**
+ * What the job expects of its steps (ms each, in pipeline order), made when its first create was
+ * sent. `weightsMs` never change, so progress never moves backwards; `expectedMs` are refreshed at
+ * each create from the learned times, for the estimate of when the look is ready.
+ */
+const planSchema = z.object({
+  weightsMs: z.array(z.number().positive()),
+  expectedMs: z.array(z.number().positive()),
 });
 
 /** The stored job: the public view plus everything the browser must never see. */
@@ -69,12 +92,15 @@ export const storedJobSchema = z.object({
     .object({ of: z.string(), from: z.enum(STEP_NAMES) })
     .nullable()
     .default(null),
+  /** The job's expected step times (planSchema); null until its first create, and in older records. */
+  plan: planSchema.nullable().default(null),
   createdAt: z.number(),
   updatedAt: z.number(),
 });
 
 export type StoredJob = z.infer<typeof storedJobSchema>;
 export type CurrentStep = z.infer<typeof currentStepSchema>;
+export type JobPlan = z.infer<typeof planSchema>;
 /** A record as written by code from before a field existed: the defaulted fields may be missing. */
 export type StoredJobInput = z.input<typeof storedJobSchema>;
 export type Artifacts = StoredJob["artifacts"];

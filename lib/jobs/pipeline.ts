@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { BlobRef, BlobStore } from "@/lib/blobs/types";
 import type { Artifacts, StoredJob } from "@/lib/jobs/job";
+import { seriesOf } from "@/lib/jobs/step-timing";
 import { saveOutputImage } from "@/lib/outputs/save-output-image";
 import type {
   CheckContext,
@@ -40,7 +41,9 @@ export interface Step extends StepInfo {
   retry: RetryPolicy;
   /** How long to wait between checks when the provider gives no hint. */
   checkIntervalMs: number;
-  provider(providers: Providers): { name: string; canFindTasks: boolean; canCancel: boolean };
+  /** How long this step's task usually takes at its vendor, until learned (the provider may say better). */
+  typicalMs: number;
+  provider(providers: Providers): StepProvider;
   submit(scope: StepScope, ctx: SubmitContext): Promise<{ taskId: string; nextCheckInMs?: number }>;
   check(scope: StepScope, taskId: string, ctx: CheckContext): Promise<CheckResult<unknown>>;
   findTask(scope: StepScope, idempotencyKey: string, ctx: FindContext): Promise<{ taskId: string } | null>;
@@ -48,6 +51,17 @@ export interface Step extends StepInfo {
   cancel(scope: StepScope, taskId: string, ctx: CheckContext): Promise<void>;
   /** Keeps the output (images copied into our storage) and returns what it adds to the artifacts. */
   save(scope: StepScope, output: unknown): Promise<Partial<Artifacts>>;
+}
+
+/** What the engine knows of a step's provider without its types. */
+export interface StepProvider {
+  name: string;
+  canFindTasks: boolean;
+  canCancel: boolean;
+  /** The learned-times series of the step at this provider and model (lib/jobs/step-timing.ts). */
+  series: string;
+  /** The cold-start expectation of a task (ms). */
+  typicalMs: number;
 }
 
 interface StepDefinition<In, Out>
@@ -62,11 +76,16 @@ function defineStep<In, Out>(definition: StepDefinition<In, Out>): Step {
   const { pick, buildInput, save, ...meta } = definition;
   return {
     ...meta,
-    provider: (providers) => ({
-      name: pick(providers).name,
-      canFindTasks: Boolean(pick(providers).findTask),
-      canCancel: Boolean(pick(providers).cancel),
-    }),
+    provider: (providers) => {
+      const provider = pick(providers);
+      return {
+        name: provider.name,
+        canFindTasks: Boolean(provider.findTask),
+        canCancel: Boolean(provider.cancel),
+        series: seriesOf(meta.name, provider),
+        typicalMs: provider.typicalMs ?? meta.typicalMs,
+      };
+    },
     submit: (scope, ctx) => pick(scope.providers).submit(buildInput(scope), ctx),
     check: (scope, taskId, ctx) => pick(scope.providers).check(taskId, ctx),
     findTask: async (scope, key, ctx) => (await pick(scope.providers).findTask?.(key, ctx)) ?? null,
@@ -115,6 +134,7 @@ export const PIPELINE: readonly Step[] = [
     deadlineMs: 3 * MINUTE,
     retry: { maxFailures: 4, baseDelayMs: 1_000, maxDelayMs: 20_000 },
     checkIntervalMs: 2_000,
+    typicalMs: 8_000,
     pick: (providers) => providers.advice,
     buildInput: (scope) => ({
       occasion: scope.job.occasion,
@@ -129,6 +149,7 @@ export const PIPELINE: readonly Step[] = [
     deadlineMs: 6 * MINUTE,
     retry: IMAGE_RETRY,
     checkIntervalMs: 3_000,
+    typicalMs: 25_000,
     pick: (providers) => providers.style,
     buildInput: (scope) => ({
       person: imageInput(scope, scope.job.inputs.person, "The person's photo"),
@@ -143,6 +164,7 @@ export const PIPELINE: readonly Step[] = [
     deadlineMs: 6 * MINUTE,
     retry: IMAGE_RETRY,
     checkIntervalMs: 3_000,
+    typicalMs: 30_000,
     pick: (providers) => providers.tryon,
     buildInput: (scope) => ({
       styled: imageInput(scope, scope.job.artifacts.style, "The styled image"),
@@ -156,6 +178,7 @@ export const PIPELINE: readonly Step[] = [
     deadlineMs: 5 * MINUTE,
     retry: IMAGE_RETRY,
     checkIntervalMs: 2_000,
+    typicalMs: 10_000,
     pick: (providers) => providers.faceswap,
     buildInput: (scope) => ({
       target: imageInput(scope, scope.job.artifacts.tryon, "The try-on image"),

@@ -93,6 +93,7 @@ function newJob(jobId: string, occasion: string, inputs: StoredJob["inputs"], ow
     consent: null,
     errorCode: null,
     redo: null,
+    plan: null,
     createdAt: now,
     updatedAt: now,
   };

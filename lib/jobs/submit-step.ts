@@ -1,8 +1,10 @@
 import { StoreUnavailableError } from "@/lib/failures";
 import type { Advancer } from "@/lib/jobs/advancer";
+import { firstCheckAt } from "@/lib/jobs/check-schedule";
 import { createRefusal, MAX_BLIND_REPEATS_PER_STEP, unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import { createOutcomeOf } from "@/lib/jobs/create-outcome";
 import { isTerminal, type StoredJob } from "@/lib/jobs/job";
+import { expectationFor } from "@/lib/jobs/job-plan";
 import { memoryOf, remember } from "@/lib/jobs/lease";
 import { idempotencyKeyOf, type Step } from "@/lib/jobs/pipeline";
 import {
@@ -132,7 +134,8 @@ export async function submitStep(advancer: Advancer, job: StoredJob, step: Step)
 /** The paid call: counted and its intent written first, its task id written after, through store blips. */
 async function create(advancer: Advancer, job: StoredJob, step: Step, key: string): Promise<StoredJob> {
   await advancer.beforeVendorCall(advancer.createTimeoutMs, 2);
-  const intent = await advancer.commit(markSubmitting(job, advancer.now()));
+  const expected = await expectationFor(advancer.deps, advancer.pipeline, job, step);
+  const intent = await advancer.commit(markSubmitting(job, advancer.now(), expected));
   const scope = advancer.scope(intent, advancer.createTimeoutMs);
   let submitted: { taskId: string; nextCheckInMs?: number };
   try {
@@ -149,7 +152,12 @@ async function create(advancer: Advancer, job: StoredJob, step: Step, key: strin
   logEvent("step.submitted", { jobId: job.id, step: step.name, attempt: intent.current?.attempt, taskId });
   const { accepted } = memoryOf(advancer.deps.store);
   remember(accepted, job.id, { idempotencyKey: key, taskId });
-  const next = recordTask(intent, taskId, advancer.nextCheckAt(step, submitted.nextCheckInMs));
+  const sentAt = intent.current?.sentAt ?? advancer.now();
+  const hintMs = submitted.nextCheckInMs ?? step.checkIntervalMs;
+  const firstCheck = intent.current
+    ? firstCheckAt(intent.current, sentAt, advancer.now(), hintMs)
+    : advancer.now() + hintMs;
+  const next = recordTask(intent, taskId, firstCheck);
   for (let retry = 0; ; retry++) {
     try {
       const written = await advancer.commit(next);

@@ -1,4 +1,4 @@
-import type { Artifacts, CurrentStep, StoredJob } from "@/lib/jobs/job";
+import type { Artifacts, CurrentStep, JobPlan, StoredJob } from "@/lib/jobs/job";
 import type { Step } from "@/lib/jobs/pipeline";
 
 /**
@@ -18,6 +18,12 @@ export function freshStep(now: number): CurrentStep {
     unknownOutcomes: 0,
     missingChecks: 0,
     pausedAt: null,
+    sentAt: null,
+    firstSentAt: null,
+    expectedMs: null,
+    learned: false,
+    runningChecks: 0,
+    lastRunningAt: null,
   };
 }
 
@@ -30,10 +36,25 @@ function withCurrent(job: StoredJob, patch: Partial<CurrentStep>, nextCheckAt: n
  * Saves the intent to submit before calling the provider, so a lost answer is recovered, not
  * repeated, and counts the create against the step's and the job's caps in the same write.
  */
-export function markSubmitting(job: StoredJob, now: number): StoredJob {
+export function markSubmitting(job: StoredJob, now: number, expected?: TaskExpectation): StoredJob {
   const creates = (job.current?.creates ?? 0) + 1;
-  const marked = withCurrent(job, { submittingAt: now, creates, pausedAt: null }, job.nextCheckAt);
-  return { ...marked, creates: job.creates + 1 };
+  const timing: Partial<CurrentStep> = {
+    sentAt: now,
+    firstSentAt: job.current?.firstSentAt ?? now,
+    expectedMs: expected?.expectedMs ?? null,
+    learned: expected?.learned ?? false,
+    runningChecks: 0,
+    lastRunningAt: null,
+  };
+  const marked = withCurrent(job, { submittingAt: now, creates, pausedAt: null, ...timing }, job.nextCheckAt);
+  return { ...marked, creates: job.creates + 1, plan: expected?.plan ?? job.plan };
+}
+
+/** What the create about to be sent expects (lib/jobs/step-timing.ts), and the job's plan after it. */
+export interface TaskExpectation {
+  expectedMs: number;
+  learned: boolean;
+  plan: JobPlan | null;
 }
 
 /** The step's task is known (submitted, found by a lookup, or named by a callback). */
@@ -54,6 +75,12 @@ export function countUnknownOutcome(job: StoredJob): StoredJob {
 export function scheduleCheck(job: StoredJob, nextCheckAt: number): StoredJob {
   if (!job.current?.missingChecks) return { ...job, nextCheckAt };
   return withCurrent(job, { missingChecks: 0 }, nextCheckAt);
+}
+
+/** A check found the task running (at `checkedAt`): counted, for the next interval and the sample. */
+export function noteRunning(job: StoredJob, checkedAt: number): StoredJob {
+  const runningChecks = (job.current?.runningChecks ?? 0) + 1;
+  return withCurrent(job, { runningChecks, lastRunningAt: checkedAt }, job.nextCheckAt);
 }
 
 /**

@@ -111,6 +111,10 @@ export type CheckResult<Out> =
 export interface TaskProvider<In, Out> {
   /** Short name for logs and metrics, e.g. "kling-style" or "local-advice". */
   readonly name: string;
+  /** The vendor's model, where one is configured: learned step times are kept per provider and model. */
+  readonly model?: string;
+  /** How long a task usually takes (ms): the estimate until its own durations are learned. */
+  readonly typicalMs?: number;
   /** Where output URLs may point; a provider answering with URLs declares it, else its URLs are refused. */
   readonly outputSources?: OutputSources;
   /** Creates the paid task. `nextCheckInMs`: when a first check is worth making (poll hint). */

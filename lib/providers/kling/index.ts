@@ -56,6 +56,9 @@ interface KlingTaskKind<In> {
   path: string;
   /** How long a task of this kind usually takes between meaningful changes. */
   pollMs: number;
+  /** The configured model (`model_name`), and how long a task of this kind usually takes in all. */
+  model: string;
+  typicalMs: number;
   buildBody(input: In): Promise<Record<string, unknown>>;
 }
 
@@ -122,6 +125,8 @@ function createKlingTaskProvider<In>(
 
   return {
     name: kind.name,
+    model: kind.model,
+    typicalMs: kind.typicalMs,
     outputSources,
 
     async submit(input, ctx) {
@@ -184,6 +189,8 @@ export function createKlingProviders(options: KlingProvidersOptions): {
         name: "kling-style",
         path: STYLE_PATH,
         pollMs: 3_000,
+        model: options.styleModel,
+        typicalMs: 25_000,
         // No negative_prompt: Kling refuses it together with `image`.
         buildBody: async ({ person, prompt }) => ({
           model_name: options.styleModel,
@@ -204,6 +211,8 @@ export function createKlingProviders(options: KlingProvidersOptions): {
         name: "kling-tryon",
         path: TRYON_PATH,
         pollMs: 5_000,
+        model: options.tryonModel,
+        typicalMs: 30_000,
         buildBody: async ({ styled, garment }) => ({
           model_name: options.tryonModel,
           human_image: await imageField(styled),

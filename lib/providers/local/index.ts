@@ -57,6 +57,8 @@ function createLocalProvider<In, Loaded, Out>(
 ): TaskProvider<In, Out> {
   return {
     name: `local-${step.kind}`,
+    // The offline studio's tasks take exactly its configured time (LOCAL_STUDIO_STEP_MS).
+    typicalMs: stepMs,
 
     async submit(input, ctx) {
       ctx.signal.throwIfAborted();

@@ -125,6 +125,8 @@ export function createOpenAIAdviceProvider(
 
   return {
     name: "openai-advice",
+    model,
+    typicalMs: 8_000,
 
     async submit(input, ctx) {
       let body: ResponseCreateParamsNonStreaming;

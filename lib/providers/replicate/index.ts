@@ -72,6 +72,8 @@ export function createReplicateFaceSwapProvider(
 
   return {
     name: "replicate-faceswap",
+    model: options.model,
+    typicalMs: 10_000,
     outputSources: replicateOutputSources(options.baseUrl),
 
     async submit(input, ctx) {
