@@ -41,3 +41,23 @@ export const MAX_POLL_MS = 5_000;
 export function clampPollDelay(delayMs: number): number {
   return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, delayMs));
 }
+
+/**
+ * A poll aims this long after the job's next check is due: it arrives when the check is due (and
+ * makes it itself), and a status request that comes a little early waits for it on the server
+ * (POLL_WAIT_WINDOW_MS) rather than answering twice.
+ */
+export const POLL_LEAD_MS = 50;
+/**
+ * A status request whose job's next check falls within this window waits for it and answers the
+ * fresh state (app/api/generation/status): the page never needs to come back sooner than this.
+ */
+export const POLL_WAIT_WINDOW_MS = 1_000;
+
+/**
+ * The one delay policy, shared by the server's `pollAfterMs` and the page: `nextCheckInMs` is how
+ * far the job's next check is (≤ 0: due now, e.g. a create in flight elsewhere, so soon again).
+ */
+export function pollDelayFor(nextCheckInMs: number): number {
+  return nextCheckInMs <= 0 ? MIN_POLL_MS : clampPollDelay(nextCheckInMs + POLL_LEAD_MS);
+}

@@ -1,14 +1,14 @@
 import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
+import { estimateJob } from "@/lib/jobs/job-estimate";
 import { isOwnedBy } from "@/lib/jobs/ownership";
 import { PIPELINE, TOTAL_STEPS } from "@/lib/jobs/pipeline";
-import { clampPollDelay, type PublicJob } from "@/lib/public-job";
-
-const DEFAULT_POLL_MS = 2_000;
-/** Aim a little after the next provider check is due, so that poll finds it done. */
-const POLL_LEAD_MS = 150;
+import { type PublicJob, pollDelayFor } from "@/lib/public-job";
 
 /** A look nobody watched stops before its next paid step (lib/jobs/unattended.ts). */
 export const PAUSED_MESSAGE = "Paused until you open this look again: it carries on from where it stopped.";
+
+/** Said when a step runs well past what its recent tasks took: the estimate keeps moving with the clock. */
+export const RUNNING_LONG_NOTE = "This step is taking longer than usual.";
 
 function statusMessage(job: StoredJob): string {
   if (job.status === "completed") return "Your look is ready.";
@@ -19,17 +19,17 @@ function statusMessage(job: StoredJob): string {
 
 function pollAfterMs(job: StoredJob, now: number): number | null {
   if (isTerminal(job.status)) return null;
-  if (job.nextCheckAt <= now) return DEFAULT_POLL_MS;
-  return clampPollDelay(job.nextCheckAt - now + POLL_LEAD_MS);
+  return pollDelayFor(job.nextCheckAt - now);
 }
 
 /** `ownerHash`: the caller's (lib/owners), null without an owner cookie. */
 export function toPublicJob(job: StoredJob, now = Date.now(), ownerHash: string | null = null): PublicJob {
   const advice = job.artifacts.advice;
+  const estimate = estimateJob(job, TOTAL_STEPS, now);
   return {
     jobId: job.id,
     status: job.status,
-    statusMessage: statusMessage(job),
+    statusMessage: estimate.runningLong ? `${statusMessage(job)} ${RUNNING_LONG_NOTE}` : statusMessage(job),
     imageUrl: job.status === "completed" ? (job.artifacts.final?.url ?? null) : null,
     error: job.status === "failed" ? job.error : null,
     errorCode: job.status === "failed" ? (job.errorCode ?? "internal") : null,
@@ -40,8 +40,9 @@ export function toPublicJob(job: StoredJob, now = Date.now(), ownerHash: string 
     advice: advice ? { summary: advice.summary, pieces: advice.pieces, source: advice.source } : null,
     step: Math.min(job.stepIndex + 1, TOTAL_STEPS),
     totalSteps: TOTAL_STEPS,
-    progress: job.status === "completed" ? 1 : Math.min(job.stepIndex, TOTAL_STEPS) / TOTAL_STEPS,
-    estimatedReadyAt: null,
+    progress: estimate.progress,
+    estimatedReadyAt:
+      estimate.estimatedReadyAt === null ? null : new Date(estimate.estimatedReadyAt).toISOString(),
     pollAfterMs: pollAfterMs(job, now),
   };
 }

@@ -2,8 +2,8 @@
 import { after, NextResponse } from "next/server";
 import { AppError } from "@/lib/errors";
 import { route } from "@/lib/http";
-import { advance } from "@/lib/jobs/advance";
 import { parseJobId } from "@/lib/jobs/job-id";
+import { advanceForPoll } from "@/lib/jobs/poll-advance";
 import { toPublicJob } from "@/lib/jobs/public-view";
 import { logEvent } from "@/lib/log";
 import { callerOwnerHash } from "@/lib/owners/owner-cookie";
@@ -18,12 +18,17 @@ export const maxDuration = 120;
 
 /** A slow provider never holds a poll longer than this; the advance goes on after the answer. */
 const POLL_BUDGET_MS = 8_000;
+/** No wait for a due check starts unless this much of the budget is left for the check itself. */
+const WAIT_MARGIN_MS = 3_000;
 
 async function status(request: Request) {
+  const startedAt = Date.now();
   const jobId = parseJobId(new URL(request.url).searchParams.get("jobId"));
   const parts = getParts();
   // The after() below is cut at maxDuration: no vendor call starts that could not end before it.
-  const work = advance(jobId, parts, { watcher: "person", stopBy: invocationStopBy(maxDuration) });
+  // A check due within a second is waited for, so the answer is fresh (lib/jobs/poll-advance.ts).
+  const options = { watcher: "person", stopBy: invocationStopBy(maxDuration) } as const;
+  const work = advanceForPoll(jobId, parts, options, startedAt + POLL_BUDGET_MS - WAIT_MARGIN_MS);
   after(() => work.catch((error: unknown) => logEvent("advance.failed", { jobId, error })));
   const job = await withinBudget(work, POLL_BUDGET_MS, () => parts.store.get(jobId));
   if (!job) throw new AppError("job_not_found", "This job does not exist or has expired.");
