@@ -5,16 +5,18 @@
  * itself crashed.
  *
  *   --smoke            one small case per section, no targets enforced
- *   --only=a,b         sections: poll-redis, poll-sqlite, round-trips, start, orchestration, scale
+ *   --only=a,b         sections: poll-redis, poll-sqlite, round-trips, start, orchestration, realistic,
+ *                      scale
  *   --reuse-build      keep the builds in .tmp/bench if they exist
  *   --app-dir=PATH     measure an existing build of the app instead of building a copy (CI passes the
  *                      repo, built once for the tests; or an experiment in a scratch copy)
- *   --warmup-jobs=N    orchestration: jobs run before the measured ones (default 1), in batches of 5
+ *   --warmup-jobs=N    orchestration/realistic: jobs run before the measured ones (default 10 / 5), in
+ *                      batches of 5
  */
 import { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { benchOrchestration } from "./sections/orchestration";
+import { benchOrchestration, benchRealistic } from "./sections/orchestration";
 import { benchRoundTrips } from "./sections/round-trips";
 import { benchScale } from "./sections/scale";
 import { benchStart } from "./sections/start";
@@ -32,6 +34,7 @@ const SECTIONS: Record<string, { needsRedis: boolean; run: (ctx: BenchContext) =
     "round-trips": { needsRedis: true, run: benchRoundTrips },
     start: { needsRedis: false, run: benchStart },
     orchestration: { needsRedis: true, run: benchOrchestration },
+    realistic: { needsRedis: true, run: benchRealistic },
     scale: { needsRedis: true, run: benchScale },
   };
 

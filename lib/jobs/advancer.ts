@@ -116,7 +116,8 @@ export class Advancer {
         } catch (error) {
           return this.fail(job, step, error, "check");
         }
-        logEvent("step.completed", { jobId: job.id, step: step.name, taskId });
+        const checks = (job.current?.runningChecks ?? 0) + 1;
+        logEvent("step.completed", { jobId: job.id, step: step.name, taskId, checks });
         const completed = await this.commit(completeStep(job, added, this.pipeline, this.now()));
         await this.learnDuration(job, step, checkedAt);
         return completed;

@@ -48,6 +48,8 @@ export interface KlingEmulatorOptions {
   secretKey?: string;
   /** From create to `succeed`/`failed`; `submitted` for its first third, then `processing`. */
   taskDurationMs?: number;
+  /** Each new task's duration instead of `taskDurationMs`, by its kind (the bench's jittered vendor times). */
+  durationOf?: (kind: TaskKind) => number;
   /** 0 (default) picks a free port. */
   port?: number;
   /**
@@ -67,6 +69,8 @@ export interface KlingEmulator {
   createsByExternalId(): Map<string, number>;
   /** Single-task queries answered so far. */
   readonly checks: number;
+  /** The duration a task was given at its create (by `durationOf` or `taskDurationMs`). */
+  taskDurationOf(taskId: string): number | undefined;
   /** List pages requested so far (the lookups findTask makes). */
   readonly listRequests: number;
   /** Requests refused for their token's time window (1003 not yet valid, 1004 expired). */
@@ -92,6 +96,8 @@ interface Task {
   kind: TaskKind;
   externalTaskId: string | undefined;
   createdAt: number;
+  /** From create to its end. */
+  durationMs: number;
   image: Buffer;
   failMessage: string | undefined;
   neverFinishes: boolean;
@@ -244,15 +250,15 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
 
   const statusOf = (task: Task, at = now()): Status => {
     const elapsed = at - task.createdAt;
-    if (elapsed < taskDurationMs / 3) return "submitted";
-    if (task.neverFinishes || elapsed < taskDurationMs) return "processing";
+    if (elapsed < task.durationMs / 3) return "submitted";
+    if (task.neverFinishes || elapsed < task.durationMs) return "processing";
     return task.failMessage === undefined ? "succeed" : "failed";
   };
 
   const view = (task: Task) => {
     const status = statusOf(task);
     const changedAfter =
-      status === "submitted" ? 0 : status === "processing" ? taskDurationMs / 3 : taskDurationMs;
+      status === "submitted" ? 0 : status === "processing" ? task.durationMs / 3 : task.durationMs;
     return {
       task_id: task.id,
       task_status: status,
@@ -268,7 +274,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
 
   /** Best effort and unsigned, as Kling's callbacks are: one POST per status change. */
   const scheduleCallbacks = (task: Task, callbackUrl: string) => {
-    const at = task.neverFinishes ? [taskDurationMs / 3] : [taskDurationMs / 3, taskDurationMs];
+    const at = task.neverFinishes ? [task.durationMs / 3] : [task.durationMs / 3, task.durationMs];
     for (const delay of at) {
       const timer = setTimeout(() => {
         timers.delete(timer);
@@ -324,6 +330,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
       kind,
       externalTaskId: external,
       createdAt: now(),
+      durationMs: options.durationOf?.(kind) ?? taskDurationMs,
       image,
       failMessage: fault?.kind === "task-fails" ? fault.message : undefined,
       neverFinishes: fault?.kind === "never-finishes",
@@ -430,6 +437,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
     get checks() {
       return checks;
     },
+    taskDurationOf: (taskId: string) => tasks.get(taskId)?.durationMs,
     get listRequests() {
       return listRequests;
     },
@@ -450,6 +458,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
           kind,
           externalTaskId: externalTaskId ?? `seeded-${randomUUID()}`,
           createdAt: now() - ageMs,
+          durationMs: taskDurationMs,
           image: SEEDED_IMAGE,
           failMessage: undefined,
           neverFinishes: false,

@@ -39,6 +39,8 @@ export interface OpenAIEmulatorOptions {
   apiKey?: string;
   /** From create to a terminal status (default 1000 ms). */
   taskDurationMs?: number;
+  /** Each new task's duration instead of `taskDurationMs` (the bench's jittered vendor times). */
+  durationOf?: () => number;
   /** false: `background: true` gets HTTP 400, as on some OpenAI-compatible servers. Default true. */
   supportsBackground?: boolean;
   port?: number;
@@ -164,6 +166,7 @@ function answerFor(request: CreateBody): string {
 interface Stored {
   id: string;
   createdAt: number;
+  durationMs: number;
   request: CreateBody;
   task: TaskFault | null;
   cancelled: boolean;
@@ -196,7 +199,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     return takeCountedFault(faults, (f) => f.on === on && isTask(f) === task && path.includes(f.match ?? ""));
   }
 
-  function view({ id: responseId, createdAt, request, task, cancelled }: Stored) {
+  function view({ id: responseId, createdAt, durationMs, request, task, cancelled }: Stored) {
     const elapsed = Date.now() - createdAt;
     let status = "completed";
     if (cancelled) status = "cancelled";
@@ -264,6 +267,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     const stored: Stored = {
       id: id("resp"),
       createdAt: Date.now(),
+      durationMs: options.durationOf?.() ?? durationMs,
       request: body,
       task,
       cancelled: false,
@@ -274,13 +278,13 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       const timer = setTimeout(() => {
         webhookTimers.delete(timer);
         void notifyEnded(stored);
-      }, durationMs + 1);
+      }, stored.durationMs + 1);
       webhookTimers.add(timer);
     }
     if (!body.background) {
       // Without background mode the call returns only when the model is done (timers may fire early).
-      await sleep(durationMs);
-      stored.createdAt = Math.min(stored.createdAt, Date.now() - durationMs);
+      await sleep(stored.durationMs);
+      stored.createdAt = Math.min(stored.createdAt, Date.now() - stored.durationMs);
     }
     return { status: 200, body: view(stored) };
   }
@@ -354,6 +358,8 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     get checks() {
       return checks;
     },
+    /** The duration a response was given at its create. */
+    taskDurationOf: (taskId: string) => responses.get(taskId)?.durationMs,
     /** Accepted creates per job step: the idempotency key with its `-<attempt>` stripped. */
     creates(): Map<string, number> {
       const byStep = new Map<string, number>();

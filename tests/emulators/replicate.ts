@@ -41,6 +41,8 @@ export interface ReplicateEmulatorOptions {
   token?: string;
   /** From create to a terminal status (default 1000 ms). */
   taskDurationMs?: number;
+  /** Each new task's duration instead of `taskDurationMs` (the bench's jittered vendor times). */
+  durationOf?: () => number;
   port?: number;
   /** The model's input names (defaults `input_image` and `swap_image`, as codeplugtech/face-swap). */
   targetField?: string;
@@ -113,6 +115,7 @@ async function swapFace(targetInput: string, faceInput: string): Promise<Buffer>
 interface Prediction {
   id: string;
   createdAt: number;
+  durationMs: number;
   version: string;
   input: Record<string, unknown>;
   task: ReplicateFault | null;
@@ -161,8 +164,8 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     let status = "succeeded";
     let error: string | null = null;
     if (p.canceled) status = "canceled";
-    else if (elapsed < durationMs * 0.2) status = "starting";
-    else if (elapsed < durationMs || p.task?.kind === "never-finishes") status = "processing";
+    else if (elapsed < p.durationMs * 0.2) status = "starting";
+    else if (elapsed < p.durationMs || p.task?.kind === "never-finishes") status = "processing";
     else if (p.task?.kind === "task-fails") [status, error] = ["failed", p.task.error];
     else {
       const result = await p.result;
@@ -237,6 +240,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     const prediction: Prediction = {
       id: randomBytes(13).toString("hex"),
       createdAt: Date.now(),
+      durationMs: options.durationOf?.() ?? durationMs,
       version,
       input,
       task,
@@ -251,7 +255,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
       const timer = setTimeout(() => {
         webhookTimers.delete(timer);
         void notifyCompleted(prediction);
-      }, durationMs + 1);
+      }, prediction.durationMs + 1);
       webhookTimers.add(timer);
     }
     return { status: 201, body: await view(prediction) };
@@ -366,6 +370,8 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
     get checks() {
       return checks;
     },
+    /** The duration a prediction was given at its create. */
+    taskDurationOf: (taskId: string) => predictions.get(taskId)?.durationMs,
     /** List pages requested so far (the lookups findTask makes). */
     get listRequests() {
       return listRequests;
@@ -388,6 +394,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
         predictions.set(id, {
           id,
           createdAt,
+          durationMs,
           version: "seeded",
           input: {},
           task: null,

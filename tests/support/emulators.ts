@@ -11,6 +11,14 @@ export interface VendorEmulators {
   close(): Promise<void>;
 }
 
+/** Each step's task duration, drawn anew for every task (the bench's realistic, jittered times). */
+export interface VendorDurations {
+  advice: () => number;
+  style: () => number;
+  tryon: () => number;
+  faceswap: () => number;
+}
+
 /** Webhook settings of the emulators that sign theirs (Kling's callbacks need none: they are unsigned). */
 export interface EmulatorWebhooks {
   /** The project webhook OpenAI posts response events to. */
@@ -24,15 +32,27 @@ export interface EmulatorWebhooks {
  * and the env that wires the app to them.
  */
 export async function startVendorEmulators(
-  taskDurationMs = 500,
+  taskDurationMs: number | VendorDurations = 500,
   ports: { openai?: number; kling?: number; replicate?: number } = {},
   webhooks: EmulatorWebhooks = {},
 ): Promise<VendorEmulators> {
+  const fixed = typeof taskDurationMs === "number" ? taskDurationMs : undefined;
+  const per = typeof taskDurationMs === "number" ? undefined : taskDurationMs;
   const [openai, kling, replicate] = await Promise.all([
-    startOpenAIEmulator({ taskDurationMs, port: ports.openai, webhook: webhooks.openai }),
-    startKlingEmulator({ taskDurationMs, port: ports.kling }),
+    startOpenAIEmulator({
+      taskDurationMs: fixed,
+      durationOf: per?.advice,
+      port: ports.openai,
+      webhook: webhooks.openai,
+    }),
+    startKlingEmulator({
+      taskDurationMs: fixed,
+      durationOf: per && ((kind) => (kind === "generations" ? per.style() : per.tryon())),
+      port: ports.kling,
+    }),
     startReplicateEmulator({
-      taskDurationMs,
+      taskDurationMs: fixed,
+      durationOf: per?.faceswap,
       port: ports.replicate,
       webhookSecret: webhooks.replicateSecret,
     }),
