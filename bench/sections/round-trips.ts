@@ -27,7 +27,9 @@ export async function benchRoundTrips(ctx: BenchContext): Promise<SectionResult>
   const redisUrl = ctx.redis?.url;
   if (!redisUrl) throw new Error("no Redis");
   const prefix = ctx.prefix();
-  const stepMs = ctx.smoke ? 600 : 1_500;
+  // Longer than the idle polls take plus the status route's 1-s wait window (POLL_WAIT_WINDOW_MS):
+  // a poll with a check due within the window waits for it, so it would not be an idle poll.
+  const stepMs = ctx.smoke ? 2_500 : 4_000;
   const app = await startNext(
     ctx.builds.appDir,
     {

@@ -126,7 +126,7 @@ export async function streamJob(url: string, form: FormData, timeoutMs: number):
     connections++;
     const headers: Record<string, string> = { Accept: "text/event-stream" };
     if (lastId !== null) headers["Last-Event-ID"] = lastId;
-    const signal = AbortSignal.timeout(Math.max(1, timeoutMs - (performance.now() - started)));
+    const signal = AbortSignal.timeout(Math.max(1, Math.round(timeoutMs - (performance.now() - started))));
     let response: Response;
     try {
       response = await fetch(`${url}/api/generation/events?jobId=${jobId}`, { headers, signal });
