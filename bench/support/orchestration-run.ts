@@ -33,6 +33,8 @@ export interface CaseFigures {
   etaErrorAtHalf: { median: number; p90: number; samples: number };
   /** Per step, median ms from the task's end to the app seeing it done. */
   detectMs: Record<string, number>;
+  /** Each job's story: per step [submitted, completed] ms after its start was sent, its vendor time, checks, expectation. */
+  timelines: Array<Record<string, unknown>>;
 }
 
 export interface RunResult {
@@ -45,12 +47,17 @@ export interface RunResult {
 const colour = (i: number) => `#${(0x203040 + i * 0x1f2b17).toString(16).slice(-6)}`;
 
 function logIndex(logged: ReadonlyArray<Record<string, unknown>>) {
-  const submitted = new Map<string, { at: number; taskId: string }>();
+  const submitted = new Map<string, { at: number; taskId: string; expectedMs: number }>();
   const completed = new Map<string, { at: number; checks: number }>();
   for (const event of logged) {
     const key = `${event.jobId}:${event.step}`;
     const at = Date.parse(String(event.at));
-    if (event.event === "step.submitted") submitted.set(key, { at, taskId: String(event.taskId) });
+    if (event.event === "step.submitted")
+      submitted.set(key, {
+        at,
+        taskId: String(event.taskId),
+        expectedMs: Number(event.expectedMs ?? Number.NaN),
+      });
     if (event.event === "step.completed")
       completed.set(key, { at, checks: Number(event.checks ?? Number.NaN) });
   }
@@ -125,6 +132,28 @@ function figuresOf(
     },
     etaErrorAtHalf: { median: median(errors), p90: percentile(sortedErrors, 90), samples: errors.length },
     detectMs: Object.fromEntries(STEPS.map((step) => [step, median(detectByStep[step] ?? [])])),
+    timelines: runs.map((run) => ({
+      jobId: run.jobId,
+      accepted: Math.round(run.acceptedMs),
+      completedSeen: Math.round(run.completedMs),
+      polls: run.polls,
+      steps: Object.fromEntries(
+        STEPS.map((step) => {
+          const sub = submitted.get(`${run.jobId}:${step}`);
+          const end = completed.get(`${run.jobId}:${step}`);
+          return [
+            step,
+            {
+              submitted: sub ? sub.at - run.sentAt : null,
+              completed: end ? end.at - run.sentAt : null,
+              vendorMs: sub ? (taskDuration(vendors, step, sub.taskId) ?? null) : null,
+              expectedMs: sub?.expectedMs ?? null,
+              checks: end?.checks ?? null,
+            },
+          ];
+        }),
+      ),
+    })),
   };
 }
 

@@ -26,7 +26,7 @@ const RETRY_GROWTH = 1.5;
  * share of what was seen, so the learned time can come down (only late-found ends would only push
  * it up). A task seen running before it was found done ended between the two checks: the middle.
  */
-export const FOUND_DONE_AT_FIRST_SHARE = 0.85;
+export const FOUND_DONE_AT_FIRST_SHARE = 0.75;
 
 /** How long after the create was sent the first check is aimed, for an expectation. */
 export function aimMs(expectedMs: number): number {

@@ -149,7 +149,9 @@ async function create(advancer: Advancer, job: StoredJob, step: Step, key: strin
     );
   }
   const { taskId } = submitted;
-  logEvent("step.submitted", { jobId: job.id, step: step.name, attempt: intent.current?.attempt, taskId });
+  const { expectedMs = null, learned = false } = intent.current ?? {};
+  const fields = { attempt: intent.current?.attempt, taskId, expectedMs, learned };
+  logEvent("step.submitted", { jobId: job.id, step: step.name, ...fields });
   const { accepted } = memoryOf(advancer.deps.store);
   remember(accepted, job.id, { idempotencyKey: key, taskId });
   const sentAt = intent.current?.sentAt ?? advancer.now();

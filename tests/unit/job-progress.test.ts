@@ -117,8 +117,8 @@ describe("what a person is told while a job runs", () => {
     const done = await h.advanceWhenDue();
     expect(done.stepIndex).toBe(1);
     expect(h.providers.advice.checks).toHaveLength(1);
-    // Found done at its first check (4.12 s): it is learned as 85 % of that.
-    expect((await h.store.readSamples(series))[0]).toBe(Math.round(4_120 * 0.85));
+    // Found done at its first check (4.12 s): it is learned as 75 % of that.
+    expect((await h.store.readSamples(series))[0]).toBe(Math.round(4_120 * 0.75));
   });
 
   it("says nothing of when while no step has a basis: step-counted progress, no estimate", async () => {
