@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { startVendorEmulators, type VendorEmulators } from "@/tests/support/emulators";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
@@ -20,6 +20,10 @@ beforeAll(async () => {
   vendors = await startVendorEmulators(400);
   app = await startApp(vendors.env);
   owner = new OwnerClient(app.url);
+});
+afterEach(() => {
+  // A fault a test did not use up must not reach the next test's job.
+  for (const vendor of [vendors.openai, vendors.kling, vendors.replicate]) vendor.faults.length = 0;
 });
 afterAll(async () => {
   await app?.stop();
@@ -215,5 +219,51 @@ describe("only the owner may cancel or redo", () => {
     expect(crossSite.status).toBe(403);
     expect(await crossSite.json()).toMatchObject({ code: "cross_site_request" });
     expect((await pollUntilDone([app.url], jobId, { intervalMs: 100 })).final.status).toBe("completed");
+  });
+});
+
+describe("errorCode through the real adapters, from each vendor's documented answers", () => {
+  it("Kling's content-policy code 1301 on the style create: content_policy", async () => {
+    vendors.kling.faults.push({
+      on: "create",
+      match: "/v1/images/generations",
+      kind: "http",
+      status: 400,
+      code: 1301,
+      message: "risk control",
+    });
+    const jobId = await startLook(20);
+    const { final } = await pollUntilDone([app.url], jobId, { intervalMs: 100 });
+    expect(final).toMatchObject({ status: "failed", errorCode: "content_policy" });
+    expect(vendors.kling.creates().get(`${jobId}-tryon`)).toBeUndefined();
+  });
+
+  it("OpenAI refusing with 429 until the step's retries run out: provider_unavailable", async () => {
+    // ADVICE.retry.maxFailures (4) refused creates (nothing made, so each is retried); SDK retries are off.
+    vendors.openai.faults.push({ on: "create", kind: "http", status: 429, times: 4 });
+    const jobId = await startLook(21);
+    const { final } = await pollUntilDone([app.url], jobId, { intervalMs: 200, timeoutMs: 90_000 });
+    expect(final).toMatchObject({ status: "failed", errorCode: "provider_unavailable" });
+    expect(final.error).toMatch(/We tried 4 times/);
+    expect(vendors.openai.faults).toHaveLength(0);
+  });
+
+  it("OpenAI's 5xx on two creates in a row (outcome unknown, no lookup): provider_unavailable", async () => {
+    vendors.openai.faults.push({ on: "create", kind: "http", status: 503, times: 2 });
+    const jobId = await startLook(23);
+    const { final } = await pollUntilDone([app.url], jobId, { intervalMs: 200 });
+    expect(final).toMatchObject({ status: "failed", errorCode: "provider_unavailable" });
+    expect(vendors.openai.faults).toHaveLength(0);
+  });
+
+  it("Replicate's prediction failing with no face found: unusable_photo", async () => {
+    vendors.replicate.faults.push({
+      on: "create",
+      kind: "task-fails",
+      error: "No face detected in swap_image",
+    });
+    const jobId = await startLook(22);
+    const { final } = await pollUntilDone([app.url], jobId, { intervalMs: 100 });
+    expect(final).toMatchObject({ status: "failed", errorCode: "unusable_photo" });
   });
 });
