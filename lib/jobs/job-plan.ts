@@ -7,8 +7,10 @@ import type { TaskExpectation } from "@/lib/jobs/transitions";
 /**
  * What a create about to be sent expects, and the job's plan after it. The job's first create makes
  * the plan (every step's expectation; its weights never change afterwards, so progress never moves
- * backwards); each later create refreshes its own step's expectation in it. A job that had already
- * moved on when learning arrived gets no plan (its progress stays step-counted).
+ * backwards); each later create refreshes its own step's expectation in it. A job that starts
+ * further on (a redo, or a record from before learning) gets its plan at its current step's first
+ * create, the steps behind it weighted so that they are exactly the share they showed before
+ * (step-counted, `stepIndex / steps`): its progress carries on from there, never back.
  */
 export async function expectationFor(
   deps: Pick<AdvanceDeps, "store" | "providers">,
@@ -23,10 +25,16 @@ export async function expectationFor(
   };
   const current = await expect(step);
   let plan: JobPlan | null = job.plan;
-  if (plan === null && job.stepIndex === 0) {
-    const all = await Promise.all(pipeline.map((each) => (each === step ? current : expect(each))));
-    const expectedMs = all.map((each) => Math.max(1, each.expectedMs));
-    plan = { weightsMs: expectedMs, expectedMs };
+  if (plan === null && job.current?.firstSentAt == null) {
+    const ahead = pipeline.slice(job.stepIndex);
+    const all = await Promise.all(ahead.map((each) => (each === step ? current : expect(each))));
+    const expectedAhead = all.map((each) => Math.max(1, each.expectedMs));
+    const behind = job.stepIndex;
+    const remaining = expectedAhead.reduce((sum, ms) => sum + ms, 0);
+    // behind / steps of the whole: B / (B + remaining) = behind / steps.
+    const eachBehind = behind === 0 ? 0 : remaining / (pipeline.length - behind);
+    const weightsMs = [...Array.from({ length: behind }, () => eachBehind), ...expectedAhead];
+    plan = { weightsMs, expectedMs: weightsMs };
   } else if (plan !== null) {
     const expectedMs = plan.expectedMs.map((ms, i) =>
       i === job.stepIndex ? Math.max(1, current.expectedMs) : ms,

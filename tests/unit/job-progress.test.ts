@@ -121,6 +121,17 @@ describe("what a person is told while a job runs", () => {
     expect((await h.store.readSamples(series))[0]).toBe(Math.round(4_120 * 0.75));
   });
 
+  it("carries on from where a job that starts further on (a redo) stood, never back", async () => {
+    h = await AdvanceHarness.start();
+    for (const provider of allOf(h.providers)) timed(provider, () => 3_000);
+    const style = await h.blobs.put("redo/style.jpg", Buffer.from("style"), "image/jpeg");
+    await h.createJob({ stepIndex: 2, status: "processing-tryon", artifacts: { style } });
+    const views = await watch({ everyMs: 500 });
+    expect(views[0]?.view.progress).toBe(0.5);
+    expectHonest(views);
+    expect(views.some(({ view }) => view.estimatedReadyAt !== null && view.progress > 0.5)).toBe(true);
+  });
+
   it("says nothing of when while no step has a basis: step-counted progress, no estimate", async () => {
     h = await AdvanceHarness.start();
     const job = await h.createJob({ stepIndex: 2, status: "processing-tryon" });
