@@ -6,7 +6,7 @@ import type { CurrentStep } from "@/lib/jobs/job";
  *
  * - The first check aims at the expected end, a little late: a check that comes early finds the
  *   task running and costs a vendor call plus a wait, while one slightly late costs only the margin.
- * - After a miss, checks follow at short intervals that grow (×1.5), from 4 % of the expectation
+ * - After a miss, checks follow at short intervals that grow (×1.3), from 5 % of the expectation
  *   (at least MIN_CHECK_INTERVAL_MS), never sparser than the provider's own hint.
  * - On a cold start (nothing learned yet) the provider's hint decides, as before learning existed.
  */
@@ -18,15 +18,18 @@ const AIM_LATE_SHARE = 0.03;
 /** ...and at least this late. */
 const AIM_LATE_MIN_MS = 100;
 /** The first interval after a miss, as a share of the expectation. */
-const RETRY_SHARE = 0.04;
+const RETRY_SHARE = 0.05;
 /** Each further miss waits this much longer than the one before. */
-const RETRY_GROWTH = 1.5;
+const RETRY_GROWTH = 1.3;
 /**
  * A task found done at its first check ended some time before it: its duration is taken as this
  * share of what was seen, so the learned time can come down (only late-found ends would only push
- * it up). A task seen running before it was found done ended between the two checks: the middle.
+ * it up). A check aimed at the expected end came near it (75 %); a cold start's check at the
+ * provider's hint knows only that it ended since the create (the middle, 50 %). A task seen running
+ * before it was found done ended between the two checks: the middle.
  */
 export const FOUND_DONE_AT_FIRST_SHARE = 0.75;
+export const FOUND_DONE_COLD_SHARE = 0.5;
 
 /** How long after the create was sent the first check is aimed, for an expectation. */
 export function aimMs(expectedMs: number): number {
@@ -69,12 +72,12 @@ export function checkAfterRunning(
  * the create's time is unknown (a record from before learning).
  */
 export function sampleOf(
-  current: Pick<CurrentStep, "sentAt" | "lastRunningAt">,
+  current: Pick<CurrentStep, "sentAt" | "lastRunningAt" | "learned">,
   foundDoneAt: number,
 ): number | null {
   if (current.sentAt === null) return null;
   const done = foundDoneAt - current.sentAt;
   if (current.lastRunningAt === null || current.lastRunningAt < current.sentAt)
-    return done * FOUND_DONE_AT_FIRST_SHARE;
+    return done * (current.learned ? FOUND_DONE_AT_FIRST_SHARE : FOUND_DONE_COLD_SHARE);
   return (current.lastRunningAt - current.sentAt + done) / 2;
 }

@@ -113,7 +113,7 @@ describe("when a task is checked", () => {
     const at = (runningChecks: number, now: number) =>
       checkAfterRunning({ ...learned, sentAt: T, runningChecks }, now, 3_000) - now;
     const aimAt = T + 10_300;
-    expect([1, 2, 3, 4, 5, 9].map((n) => at(n, aimAt))).toEqual([400, 600, 900, 1_350, 2_025, 3_000]);
+    expect([1, 2, 3, 4, 5, 9].map((n) => at(n, aimAt))).toEqual([500, 650, 845, 1_099, 1_428, 3_000]);
     // A small expectation still waits at least the minimum interval.
     expect(
       checkAfterRunning({ expectedMs: 1_000, learned: true, sentAt: T, runningChecks: 1 }, T + 1_100, 3_000),
@@ -131,11 +131,15 @@ describe("when a task is checked", () => {
   });
 
   it("learns a duration from each finished task, corrected for a late first check", () => {
-    // Found done at its first check: it ended some time before.
-    expect(sampleOf({ sentAt: T, lastRunningAt: null }, T + 10_000)).toBe(10_000 * FOUND_DONE_AT_FIRST_SHARE);
+    // Found done at its first, aimed check: it ended some time before.
+    expect(sampleOf({ sentAt: T, lastRunningAt: null, learned: true }, T + 10_000)).toBe(
+      10_000 * FOUND_DONE_AT_FIRST_SHARE,
+    );
+    // Found done at a cold start's first check (the provider's hint): it ended any time since the create.
+    expect(sampleOf({ sentAt: T, lastRunningAt: null, learned: false }, T + 10_000)).toBe(5_000);
     // Seen running, then done: it ended between the two.
-    expect(sampleOf({ sentAt: T, lastRunningAt: T + 9_000 }, T + 10_000)).toBe(9_500);
+    expect(sampleOf({ sentAt: T, lastRunningAt: T + 9_000, learned: true }, T + 10_000)).toBe(9_500);
     // A record from before learning knows no create time.
-    expect(sampleOf({ sentAt: null, lastRunningAt: null }, T + 10_000)).toBeNull();
+    expect(sampleOf({ sentAt: null, lastRunningAt: null, learned: false }, T + 10_000)).toBeNull();
   });
 });
