@@ -4,7 +4,8 @@ import { POLL_WAIT_WINDOW_MS } from "@/lib/public-job";
 
 /**
  * A status poll's advance that answers late rather than twice: when the job's next check falls
- * within POLL_WAIT_WINDOW_MS, the poll waits for it, advances again and answers the fresh state.
+ * within POLL_WAIT_WINDOW_MS, the poll waits for it, advances again and answers the fresh state —
+ * one wait per request (a job leased elsewhere, whose record has not changed, is looked at again).
  * docs/architecture.md, "A poll that waits". An idle poll (nothing due soon) is still one store read.
  */
 
@@ -36,9 +37,12 @@ export async function advanceForPoll(
     if (dueInMs > POLL_WAIT_WINDOW_MS) break;
     const waitMs = dueInMs > 0 ? dueInMs + WAKE_LATE_MS : BUSY_RECHECK_MS;
     if (waited + waitMs > POLL_MAX_WAIT_MS || now() + waitMs > answerBy) break;
+    const seen = job.version;
     await sleep(waitMs);
     waited += waitMs;
     job = await advance(jobId, deps, options);
+    // The awaited check (or another writer) moved the job: answer that, so a person sees every step.
+    if (job && job.version !== seen) break;
   }
   return job;
 }

@@ -155,6 +155,21 @@ describe("a poll answers late rather than twice", () => {
     expect(job?.stepIndex).toBe(1);
   });
 
+  it("waits once: a check that found the task running is answered, not waited past", async () => {
+    h = await AdvanceHarness.start();
+    await stepTimesOf(h.store).record(seriesOfStep(0), 2_000);
+    timed(h.providers.advice, () => 5_000);
+    await h.createJob();
+    const submitted = await h.advanceWhenDue();
+    h.time = submitted.nextCheckAt - 600;
+    const sleep = vi.spyOn(h.deps, "sleep");
+    const job = await advanceForPoll(JOB_ID, h.deps, { watcher: "person" }, h.time + 5_000);
+    expect(sleep).toHaveBeenCalledTimes(1);
+    expect(job?.current?.runningChecks).toBe(1);
+    // The next check is within the window, yet this request answered what its check found.
+    expect((job?.nextCheckAt ?? 0) - h.time).toBeLessThanOrEqual(1_000);
+  });
+
   it("answers at once with one store read when the next check is further off", async () => {
     h = await AdvanceHarness.start();
     await stepTimesOf(h.store).record(seriesOfStep(0), 20_000);
