@@ -26,14 +26,17 @@ function pollAfterMs(job: StoredJob, now: number): number | null {
 /** `ownerHash`: the caller's (lib/owners), null without an owner cookie. */
 export function toPublicJob(job: StoredJob, now = Date.now(), ownerHash: string | null = null): PublicJob {
   const advice = job.artifacts.advice;
+  const owned = isOwnedBy(job, ownerHash);
   return {
     jobId: job.id,
     status: job.status,
     statusMessage: statusMessage(job),
     imageUrl: job.status === "completed" ? (job.artifacts.final?.url ?? null) : null,
+    // A shared link shows the look, never the photo it was made from.
+    personImageUrl: owned ? job.inputs.person.url : null,
     error: job.status === "failed" ? job.error : null,
     errorCode: job.status === "failed" ? (job.errorCode ?? "internal") : null,
-    owned: isOwnedBy(job, ownerHash),
+    owned,
     createdAt: new Date(job.createdAt).toISOString(),
     updatedAt: new Date(job.updatedAt).toISOString(),
     occasion: job.occasion,
