@@ -60,20 +60,28 @@ export async function openJobStream(options: OpenJobStreamOptions): Promise<Resp
     signal: gone.signal,
   });
   const encoder = new TextEncoder();
+  let events = 0;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const next = await frames.next();
-        if (next.done) controller.close();
-        else controller.enqueue(encoder.encode(encodeFrame(next.value satisfies StreamFrame)));
+        if (next.done) {
+          logEvent("stream.closed", { jobId, events, openForMs: Date.now() - startedAt });
+          controller.close();
+          return;
+        }
+        if (next.value.kind === "job") events++;
+        controller.enqueue(encoder.encode(encodeFrame(next.value satisfies StreamFrame)));
       } catch (error) {
         logEvent("stream.failed", { jobId, error });
         controller.close();
       }
     },
     async cancel() {
+      // The client went away: stop advancing for it (an advance in flight finishes; it is safe to).
       gone.abort();
       await frames.return(undefined);
+      logEvent("stream.left", { jobId, events, openForMs: Date.now() - startedAt });
     },
   });
   return new Response(body, { status: 200, headers: STREAM_HEADERS });

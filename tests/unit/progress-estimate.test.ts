@@ -10,6 +10,7 @@ function view(patch: Partial<PublicJob> = {}): PublicJob {
     status: "processing-style",
     statusMessage: "Creating a styled look for you…",
     imageUrl: null,
+    personImageUrl: null,
     error: null,
     errorCode: null,
     owned: true,
