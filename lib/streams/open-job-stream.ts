@@ -61,12 +61,20 @@ export async function openJobStream(options: OpenJobStreamOptions): Promise<Resp
   });
   const encoder = new TextEncoder();
   let events = 0;
+  let ended = false;
+  /** One log line per stream: `stream.left` when the client went away, `stream.closed` otherwise. */
+  const logEnd = () => {
+    if (ended) return;
+    ended = true;
+    const event = gone.signal.aborted ? "stream.left" : "stream.closed";
+    logEvent(event, { jobId, events, openForMs: Date.now() - startedAt });
+  };
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const next = await frames.next();
         if (next.done) {
-          logEvent("stream.closed", { jobId, events, openForMs: Date.now() - startedAt });
+          logEnd();
           controller.close();
           return;
         }
@@ -81,7 +89,7 @@ export async function openJobStream(options: OpenJobStreamOptions): Promise<Resp
       // The client went away: stop advancing for it (an advance in flight finishes; it is safe to).
       gone.abort();
       await frames.return(undefined);
-      logEvent("stream.left", { jobId, events, openForMs: Date.now() - startedAt });
+      logEnd();
     },
   });
   return new Response(body, { status: 200, headers: STREAM_HEADERS });

@@ -75,6 +75,8 @@ describe("GET /api/generation/events against next start", () => {
       until: (events) => events.filter((event) => event.event === "job").length >= 2,
     });
     expect(firstPart.ended).toBe(false);
+    // The server noticed the client leave and stopped that stream.
+    await expect.poll(() => app.output.some((line) => line.includes('"stream.left"'))).toBe(true);
     const seen = jobEventsOf(firstPart);
     const lastSeen = seen.at(-1)?.id ?? -1;
     expect(lastSeen).toBeGreaterThanOrEqual(0);
