@@ -17,6 +17,12 @@ const DUE_LEAD_MS = 25;
 /** A due job that did not move (another process holds its lease): look again after 250 ms, 500 ms … */
 const FIRST_BUSY_WAIT_MS = 250;
 
+/** How a stream went, for its closing log line. */
+export interface StreamSummary {
+  /** Times a bell woke it (a callback's nudge or another stream's change here). */
+  bells: number;
+}
+
 /** The stream's clock and its sleep, which a wake (a bell, the client leaving) cuts short. */
 export interface StreamClock {
   now(): number;
@@ -66,7 +72,9 @@ export interface JobStreamOptions {
  * not due costs one store read per wake. Several streams and polls on one job are safe: advance's
  * lease lets one of them call the vendor, and the others read what it wrote.
  */
-export async function* jobStreamFrames(options: JobStreamOptions): AsyncGenerator<StreamFrame> {
+export async function* jobStreamFrames(
+  options: JobStreamOptions,
+): AsyncGenerator<StreamFrame, StreamSummary> {
   const { jobId, deps, ownerHash, stopBy, closeAt, signal } = options;
   const clock = options.clock ?? REAL_CLOCK;
   const rereadMs = options.rereadMs ?? STREAM_REREAD_MS;
@@ -80,9 +88,14 @@ export async function* jobStreamFrames(options: JobStreamOptions): AsyncGenerato
   let nextBeatAt = clock.now() + heartbeatMs;
 
   let wake = new AbortController();
-  const ring = () => wake.abort();
+  let bells = 0;
+  const ring = () => {
+    bells++;
+    wake.abort();
+  };
+  const leave = () => wake.abort();
   const stopListening = onJobSignal(jobId, ring);
-  signal.addEventListener("abort", ring);
+  signal.addEventListener("abort", leave);
 
   try {
     yield { kind: "retry", ms: STREAM_RETRY_MS };
@@ -94,20 +107,20 @@ export async function* jobStreamFrames(options: JobStreamOptions): AsyncGenerato
     };
     yield* emit();
     for (;;) {
-      if (isTerminal(job.status) || signal.aborted) return;
+      if (isTerminal(job.status) || signal.aborted) return { bells };
       const before = job.version;
       const advanced = await advanceQuietly(jobId, deps, stopBy);
-      if (advanced === null) return; // expired or deleted: a reconnect answers 404
+      if (advanced === null) return { bells }; // expired or deleted: a reconnect answers 404
       if (advanced) job = advanced;
       if (job.version > before) signalJob(jobId, ring);
       yield* emit();
-      if (isTerminal(job.status) || signal.aborted) return;
+      if (isTerminal(job.status) || signal.aborted) return { bells };
 
       const now = clock.now();
       const stillDue = job.nextCheckAt <= now;
       if (now >= closeAt || (stillDue && stopBy - now < createNeedsMs)) {
         yield { kind: "retry", ms: STREAM_RETRY_MS };
-        return;
+        return { bells };
       }
       busyRounds = stillDue ? busyRounds + 1 : 0;
       const untilDue = stillDue
@@ -124,7 +137,7 @@ export async function* jobStreamFrames(options: JobStreamOptions): AsyncGenerato
     }
   } finally {
     stopListening();
-    signal.removeEventListener("abort", ring);
+    signal.removeEventListener("abort", leave);
   }
 }
 

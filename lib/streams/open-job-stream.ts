@@ -3,7 +3,7 @@ import type { AdvanceDeps } from "@/lib/jobs/advance";
 import { isTerminal } from "@/lib/jobs/job";
 import { logEvent } from "@/lib/log";
 import { encodeFrame, parseLastEventId, type StreamFrame } from "@/lib/streams/event-format";
-import { jobStreamFrames } from "@/lib/streams/job-stream";
+import { jobStreamFrames, type StreamSummary } from "@/lib/streams/job-stream";
 import { invocationStopBy } from "@/lib/time-budget";
 
 /** The stream closes itself this long before the route's maxDuration, after any advance in flight. */
@@ -63,18 +63,18 @@ export async function openJobStream(options: OpenJobStreamOptions): Promise<Resp
   let events = 0;
   let ended = false;
   /** One log line per stream: `stream.left` when the client went away, `stream.closed` otherwise. */
-  const logEnd = () => {
+  const logEnd = (summary?: StreamSummary) => {
     if (ended) return;
     ended = true;
     const event = gone.signal.aborted ? "stream.left" : "stream.closed";
-    logEvent(event, { jobId, events, openForMs: Date.now() - startedAt });
+    logEvent(event, { jobId, events, bells: summary?.bells ?? null, openForMs: Date.now() - startedAt });
   };
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const next = await frames.next();
         if (next.done) {
-          logEnd();
+          logEnd(next.value);
           controller.close();
           return;
         }
@@ -88,7 +88,7 @@ export async function openJobStream(options: OpenJobStreamOptions): Promise<Resp
     async cancel() {
       // The client went away: stop advancing for it (an advance in flight finishes; it is safe to).
       gone.abort();
-      await frames.return(undefined);
+      await frames.return({ bells: 0 });
       logEnd();
     },
   });
