@@ -6,7 +6,7 @@ import { FormView } from "@/components/form-view";
 import { MissingJobView } from "@/components/missing-job-view";
 import { ProgressView } from "@/components/progress-view";
 import { ResultView } from "@/components/result-view";
-import { preloadDirectUploads, startLook } from "@/components/start-look";
+import { type DirectUploads, preloadDirectUploads, startLook } from "@/components/start-look";
 import { announcementOf, studioViewOf } from "@/components/studio-view";
 import { useImageFile } from "@/hooks/use-image-file";
 import { useJobPolling } from "@/hooks/use-job-polling";
@@ -18,8 +18,11 @@ function showJobInUrl(jobId: string | null): void {
 
 interface StudioProps {
   initialJobId: string | null;
-  /** The server stores images in Vercel Blob: photos go there straight from the browser. */
-  directUploads: boolean;
+  /**
+   * The server stores images in Vercel Blob (a public or a private store): photos go there straight
+   * from the browser, with that access. Null: they go in the start form.
+   */
+  directUploads: DirectUploads;
 }
 
 /** The studio page: the form, then the job's progress, result, failure or absence. */

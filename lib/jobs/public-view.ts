@@ -1,3 +1,4 @@
+import type { BlobStore } from "@/lib/blobs/types";
 import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
 import { isOwnedBy } from "@/lib/jobs/ownership";
 import { PIPELINE, TOTAL_STEPS } from "@/lib/jobs/pipeline";
@@ -23,14 +24,37 @@ function pollAfterMs(job: StoredJob, now: number): number | null {
   return clampPollDelay(job.nextCheckAt - now + POLL_LEAD_MS);
 }
 
-/** `ownerHash`: the caller's (lib/owners), null without an owner cookie. */
-export function toPublicJob(job: StoredJob, now = Date.now(), ownerHash: string | null = null): PublicJob {
+/**
+ * The browser's view of a job. `ownerHash`: the caller's (lib/owners), null without an owner cookie.
+ * The image's address comes from the blob store (`viewUrl`), never from the record: a private store's
+ * stored URL must not reach a browser, only a signed one that expires.
+ */
+export async function publicJobOf(
+  job: StoredJob,
+  blobs: Pick<BlobStore, "viewUrl">,
+  ownerHash: string | null,
+  now = Date.now(),
+): Promise<PublicJob> {
+  const final = job.status === "completed" ? job.artifacts.final : undefined;
+  return toPublicJob(job, now, ownerHash, final ? await blobs.viewUrl(final) : null);
+}
+
+/**
+ * The view with the image's browser URL already resolved (`publicJobOf` resolves it). Without one the
+ * view shows no image: the stored URL is never the fallback.
+ */
+export function toPublicJob(
+  job: StoredJob,
+  now = Date.now(),
+  ownerHash: string | null = null,
+  imageUrl: string | null = null,
+): PublicJob {
   const advice = job.artifacts.advice;
   return {
     jobId: job.id,
     status: job.status,
     statusMessage: statusMessage(job),
-    imageUrl: job.status === "completed" ? (job.artifacts.final?.url ?? null) : null,
+    imageUrl: job.status === "completed" ? imageUrl : null,
     error: job.status === "failed" ? job.error : null,
     errorCode: job.status === "failed" ? (job.errorCode ?? "internal") : null,
     owned: isOwnedBy(job, ownerHash),
