@@ -12,6 +12,8 @@ export const publicJobSchema = z.object({
   status: z.enum(JOB_STATUSES),
   statusMessage: z.string(),
   imageUrl: z.string().nullable(),
+  /** The person's own photo, for the before/after compare: shown to the owner only (null otherwise). */
+  personImageUrl: z.string().nullable(),
   error: z.string().nullable(),
   /** Why it failed, for machines (lib/job-errors.ts): null unless `failed`. */
   errorCode: z.enum(JOB_ERROR_CODES).nullable(),

@@ -24,10 +24,19 @@ function pollAfterMs(job: StoredJob, now: number): number | null {
   return clampPollDelay(job.nextCheckAt - now + POLL_LEAD_MS);
 }
 
+/** The browser addresses of a view's images, from `BlobStore.viewUrl`. */
+export interface ViewImages {
+  imageUrl: string | null;
+  personImageUrl: string | null;
+}
+
+const NO_IMAGES: ViewImages = { imageUrl: null, personImageUrl: null };
+
 /**
  * The browser's view of a job. `ownerHash`: the caller's (lib/owners), null without an owner cookie.
- * The image's address comes from the blob store (`viewUrl`), never from the record: a private store's
- * stored URL must not reach a browser, only a signed one that expires.
+ * Image addresses come from the blob store (`viewUrl`), never from the record: a private store's
+ * stored URL must not reach a browser, only a signed one that expires. The person's photo is signed
+ * for its owner only.
  */
 export async function publicJobOf(
   job: StoredJob,
@@ -36,28 +45,36 @@ export async function publicJobOf(
   now = Date.now(),
 ): Promise<PublicJob> {
   const final = job.status === "completed" ? job.artifacts.final : undefined;
-  return toPublicJob(job, now, ownerHash, final ? await blobs.viewUrl(final) : null);
+  const person = isOwnedBy(job, ownerHash) ? job.inputs.person : undefined;
+  const [imageUrl, personImageUrl] = await Promise.all([
+    final ? blobs.viewUrl(final) : null,
+    person ? blobs.viewUrl(person) : null,
+  ]);
+  return toPublicJob(job, now, ownerHash, { imageUrl, personImageUrl });
 }
 
 /**
- * The view with the image's browser URL already resolved (`publicJobOf` resolves it). Without one the
- * view shows no image: the stored URL is never the fallback.
+ * The view with the images' browser URLs already resolved (`publicJobOf` resolves them). Without them
+ * the view shows no image: the stored URL is never the fallback.
  */
 export function toPublicJob(
   job: StoredJob,
   now = Date.now(),
   ownerHash: string | null = null,
-  imageUrl: string | null = null,
+  images: ViewImages = NO_IMAGES,
 ): PublicJob {
   const advice = job.artifacts.advice;
+  const owned = isOwnedBy(job, ownerHash);
   return {
     jobId: job.id,
     status: job.status,
     statusMessage: statusMessage(job),
-    imageUrl: job.status === "completed" ? imageUrl : null,
+    imageUrl: job.status === "completed" ? images.imageUrl : null,
+    // A shared link shows the look, never the photo it was made from.
+    personImageUrl: owned ? images.personImageUrl : null,
     error: job.status === "failed" ? job.error : null,
     errorCode: job.status === "failed" ? (job.errorCode ?? "internal") : null,
-    owned: isOwnedBy(job, ownerHash),
+    owned,
     createdAt: new Date(job.createdAt).toISOString(),
     updatedAt: new Date(job.updatedAt).toISOString(),
     occasion: job.occasion,

@@ -1,5 +1,5 @@
 import { StoreUnavailableError } from "@/lib/failures";
-import type { Advancer } from "@/lib/jobs/advancer";
+import { type Advancer, LostRace } from "@/lib/jobs/advancer";
 import { createRefusal, MAX_BLIND_REPEATS_PER_STEP, unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import { createOutcomeOf } from "@/lib/jobs/create-outcome";
 import { isTerminal, type StoredJob } from "@/lib/jobs/job";
@@ -159,6 +159,7 @@ async function create(advancer: Advancer, job: StoredJob, step: Step, key: strin
       // The vendor has the task and we hold its id: keep trying to write it while the lease lasts.
       const wait = RECORD_RETRY_DELAYS_MS[Math.min(retry, RECORD_RETRY_DELAYS_MS.length - 1)] ?? 1_000;
       const fields = { jobId: job.id, step: step.name, taskId, retry };
+      if (error instanceof LostRace) await cancelIfEnded(advancer, intent, step, taskId);
       if (!(error instanceof StoreUnavailableError)) throw error;
       if (advancer.lease.leftMs() < wait + COMMIT_ALLOWANCE_MS) {
         logEvent("step.task_write_deferred", fields);
@@ -168,4 +169,20 @@ async function create(advancer: Advancer, job: StoredJob, step: Step, key: strin
       await (advancer.deps.sleep ?? sleep)(wait);
     }
   }
+}
+
+/**
+ * The job was stopped (cancelled, deleted) while this create was on the wire: its task would never
+ * be used, so it is cancelled at the vendor where the vendor can.
+ */
+async function cancelIfEnded(
+  advancer: Advancer,
+  intent: StoredJob,
+  step: Step,
+  taskId: string,
+): Promise<void> {
+  const now = await advancer.deps.store.get(intent.id).catch(() => intent);
+  if (now && !isTerminal(now.status)) return;
+  logEvent("step.task_orphaned", { jobId: intent.id, step: step.name, taskId });
+  await advancer.cancelQuietly(intent, step, taskId, "job_ended");
 }

@@ -1,3 +1,4 @@
+import type { JobErrorCode } from "@/lib/job-errors";
 import type { Artifacts, CurrentStep, StoredJob } from "@/lib/jobs/job";
 import type { Step } from "@/lib/jobs/pipeline";
 
@@ -130,8 +131,9 @@ export function completeStep(
   };
 }
 
-export function failJob(job: StoredJob, message: string): StoredJob {
-  return { ...job, status: "failed", error: message, nextCheckAt: 0 };
+/** `code`: why, for machines (lib/job-errors.ts); `message`: the sentence a person reads. */
+export function failJob(job: StoredJob, message: string, code: JobErrorCode = "internal"): StoredJob {
+  return { ...job, status: "failed", error: message, errorCode: code, nextCheckAt: 0 };
 }
 
 /** Exponential backoff: base, 2×base, 4×base… capped. */

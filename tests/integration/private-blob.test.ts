@@ -64,11 +64,23 @@ async function statusOf(url: string | URL): Promise<number> {
   return response.status;
 }
 
-/** Polls like the page, keeping every answer's raw text (what the browser received). */
-async function pollKeepingAnswers(jobId: string, answers: string[]): Promise<PublicJob> {
+/** The owner cookie a start set (`name=value`), which the page's polls carry. */
+function ownerCookieOf(response: Response): string {
+  const cookie = response.headers.get("set-cookie")?.split(";")[0] ?? "";
+  expect(cookie).toMatch(/^ss_owner=/);
+  return cookie;
+}
+
+/**
+ * Polls like the owner's page, keeping every answer's raw text (what the browser received): the
+ * owner's view shows the person's photo as well as the result.
+ */
+async function pollKeepingAnswers(jobId: string, cookie: string, answers: string[]): Promise<PublicJob> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const response = await fetch(`${app.url}/api/generation/status?jobId=${jobId}`);
+    const response = await fetch(`${app.url}/api/generation/status?jobId=${jobId}`, {
+      headers: { cookie },
+    });
     const text = await response.text();
     answers.push(text);
     expect(response.status, text).toBe(200);
@@ -109,17 +121,23 @@ describe("a look on a private Blob store, through the real adapters", () => {
     answers.push(await start.clone().text());
     expect(start.status).toBe(202);
     const { jobId } = (await start.json()) as { jobId: string };
-    const final = await pollKeepingAnswers(jobId, answers);
+    const final = await pollKeepingAnswers(jobId, ownerCookieOf(start), answers);
     expect(final.status).toBe("completed");
     expect(final.advice?.source).toBe("openai");
 
-    // The browser: one image URL, signed for about 15 minutes; nothing else of the store.
+    // The browser: the result and (to its owner) the person's photo, signed for about 15 minutes;
+    // nothing else of the store, and nothing unsigned.
     const shown = answers.flatMap(blobUrlsIn);
-    expect(shown.length).toBeGreaterThan(0);
-    for (const url of shown) {
-      expect(url.pathname).toMatch(new RegExp(`^/${jobId}/final-`));
-      expectSignedUntil(url, Date.now() + 16 * MINUTE + 1_000);
-    }
+    expect(new Set(shown.map((url) => url.pathname.split("-")[0]))).toEqual(
+      new Set([`/${jobId}/final`, `/${jobId}/person`]),
+    );
+    for (const url of shown) expectSignedUntil(url, Date.now() + 16 * MINUTE + 1_000);
+    expect(await statusOf(final.personImageUrl ?? "")).toBe(200);
+    // A shared link (no owner cookie) gets the result only, signed too.
+    const shared = await fetch(`${app.url}/api/generation/status?jobId=${jobId}`);
+    const sharedUrls = blobUrlsIn(await shared.text());
+    expect(sharedUrls.map((url) => url.pathname.split("-")[0])).toEqual([`/${jobId}/final`]);
+    for (const url of sharedUrls) expectSignedUntil(url, Date.now() + 16 * MINUTE + 1_000);
     const image = await fetch(final.imageUrl ?? "");
     expect(image.status).toBe(200);
     expect((await sharp(Buffer.from(await image.arrayBuffer())).metadata()).format).toBe("jpeg");
@@ -187,7 +205,7 @@ describe("a look on a private Blob store, through the real adapters", () => {
     expect(start.status).toBe(202);
     const { jobId } = (await start.json()) as { jobId: string };
     const answers: string[] = [];
-    const final = await pollKeepingAnswers(jobId, answers);
+    const final = await pollKeepingAnswers(jobId, ownerCookieOf(start), answers);
     expect(final.status).toBe("completed");
     for (const url of answers.flatMap(blobUrlsIn)) expectSignedUntil(url, Date.now() + 16 * MINUTE + 1_000);
     expect(await statusOf(final.imageUrl ?? "")).toBe(200);

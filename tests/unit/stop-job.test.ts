@@ -1,0 +1,47 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { advance } from "@/lib/jobs/advance";
+import { stopJob } from "@/lib/jobs/stop-job";
+import { AdvanceHarness, JOB_ID } from "@/tests/support/advance-harness";
+import { allOf, type ScriptedProviders } from "@/tests/support/scripted-provider";
+
+let h: AdvanceHarness;
+let providers: ScriptedProviders;
+const CANCELLED = { code: "cancelled", message: "You cancelled this look." } as const;
+
+beforeEach(async () => {
+  h = await AdvanceHarness.start();
+  providers = h.providers;
+});
+afterEach(async () => h.close());
+
+describe("stopJob: a job ended from outside its advance", () => {
+  it("fails the job with the reason, cancels its running task, and no later advance submits anything", async () => {
+    await h.createJob();
+    providers.advice.withCancel().onCheck({ state: "running" });
+    await h.advanceWhenDue(); // the advice task is created and running
+    const stopped = await stopJob(h.deps, JOB_ID, CANCELLED);
+    expect(stopped).toMatchObject({ status: "failed", error: CANCELLED.message, errorCode: "cancelled" });
+    expect(providers.advice.cancels).toEqual(["advice-task-1"]);
+    for (let i = 0; i < 20; i++) await h.advanceWhenDue({ ignoreSchedule: true });
+    expect(allOf(providers).map((p) => p.submits.length)).toEqual([1, 0, 0, 0]);
+    expect((await h.read()).version).toBe(stopped?.version);
+  });
+
+  it("leaves a finished job as it is, and answers null for none", async () => {
+    await h.createJob({ status: "completed", stepIndex: 4, current: null });
+    expect((await stopJob(h.deps, JOB_ID, CANCELLED))?.status).toBe("completed");
+    expect(await stopJob(h.deps, "6d2c7a3e-0b1f-4e8a-9c5d-3f7e1a2b4c6d", CANCELLED)).toBeNull();
+  });
+
+  it("cancels a task whose create was on the wire when the job was stopped", async () => {
+    await h.createJob();
+    providers.advice.withCancel();
+    providers.advice.duringSubmit = async () => {
+      await stopJob(h.deps, JOB_ID, CANCELLED);
+    };
+    await advance(JOB_ID, h.deps);
+    expect(providers.advice.submits.map((s) => s.taskId)).toEqual(["advice-task-1"]);
+    expect(providers.advice.cancels).toEqual(["advice-task-1"]);
+    expect((await h.read()).errorCode).toBe("cancelled");
+  });
+});
