@@ -49,6 +49,9 @@ function blobUrlsIn(text: string): URL[] {
   return [...text.matchAll(new RegExp(`${escaped}/[^"\\s]*`, "g"))].map((match) => new URL(match[0]));
 }
 
+/** `/<jobId>/final-<suffix>.jpg` → `final`: which of the job's images a URL names. */
+const imageOf = (url: URL, jobId: string) => url.pathname.slice(`/${jobId}/`.length).split("-")[0];
+
 /** Signed, and dead no later than `latest` (ms epoch). */
 function expectSignedUntil(url: URL, latest: number) {
   expect(url.searchParams.get("vercel-blob-signature"), url.href).toBeTruthy();
@@ -128,15 +131,14 @@ describe("a look on a private Blob store, through the real adapters", () => {
     // The browser: the result and (to its owner) the person's photo, signed for about 15 minutes;
     // nothing else of the store, and nothing unsigned.
     const shown = answers.flatMap(blobUrlsIn);
-    expect(new Set(shown.map((url) => url.pathname.split("-")[0]))).toEqual(
-      new Set([`/${jobId}/final`, `/${jobId}/person`]),
-    );
+    for (const url of shown) expect(url.pathname.startsWith(`/${jobId}/`)).toBe(true);
+    expect(new Set(shown.map((url) => imageOf(url, jobId)))).toEqual(new Set(["final", "person"]));
     for (const url of shown) expectSignedUntil(url, Date.now() + 16 * MINUTE + 1_000);
     expect(await statusOf(final.personImageUrl ?? "")).toBe(200);
     // A shared link (no owner cookie) gets the result only, signed too.
     const shared = await fetch(`${app.url}/api/generation/status?jobId=${jobId}`);
     const sharedUrls = blobUrlsIn(await shared.text());
-    expect(sharedUrls.map((url) => url.pathname.split("-")[0])).toEqual([`/${jobId}/final`]);
+    expect(sharedUrls.map((url) => imageOf(url, jobId))).toEqual(["final"]);
     for (const url of sharedUrls) expectSignedUntil(url, Date.now() + 16 * MINUTE + 1_000);
     const image = await fetch(final.imageUrl ?? "");
     expect(image.status).toBe(200);
