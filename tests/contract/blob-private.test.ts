@@ -129,6 +129,12 @@ describe("a private Vercel Blob store", () => {
       expect(await statusOf((await store.fetchUrl(ref, Date.now() + 5 * MINUTE)) ?? "")).toBe(200);
     }
     expect(emulator.requests.filter((r) => r.startsWith("POST /signed-token"))).toHaveLength(1);
+    // A URL meant to outlive that token gets a new one (a URL never outlives its token).
+    const later = Date.now() + 3 * 60 * MINUTE;
+    const long = new URL((await store.fetchUrl(refs[0] as (typeof refs)[0], later)) ?? "");
+    expect(Number(long.searchParams.get("vercel-blob-valid-until"))).toBe(later);
+    expect(await statusOf(long.href)).toBe(200);
+    expect(emulator.requests.filter((r) => r.startsWith("POST /signed-token"))).toHaveLength(2);
   });
 
   it("stops serving a deleted blob at a URL signed before the delete", async () => {
