@@ -6,10 +6,12 @@ import { startVercelBlobEmulator, type VercelBlobEmulator } from "@/tests/emulat
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { startVendorEmulators, type VendorEmulators } from "@/tests/support/emulators";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
+import { jobEventsOf, readJobEvents } from "@/tests/support/sse";
 
 /**
  * A private Vercel Blob store (the default BLOB_ACCESS) with the real adapters against the vendor
- * emulators: no URL of a stored image reaches the browser (start answer, status views) or a vendor
+ * emulators: no URL of a stored image reaches the browser (start answer, status views, the event
+ * stream) or a vendor
  * (what each emulator recorded) unsigned, every signed URL expires, and the vendors could read theirs.
  */
 
@@ -140,6 +142,11 @@ describe("a look on a private Blob store, through the real adapters", () => {
     const sharedUrls = blobUrlsIn(await shared.text());
     expect(sharedUrls.map((url) => imageOf(url, jobId))).toEqual(["final"]);
     for (const url of sharedUrls) expectSignedUntil(url, Date.now() + 16 * MINUTE + 1_000);
+    // The event stream (the page's live view) signs what it sends just the same.
+    const streamed = jobEventsOf(await readJobEvents(app.url, jobId));
+    const streamedUrls = streamed.flatMap(({ job }) => blobUrlsIn(JSON.stringify(job)));
+    expect(streamedUrls.map((url) => imageOf(url, jobId))).toEqual(["final"]);
+    for (const url of streamedUrls) expectSignedUntil(url, Date.now() + 16 * MINUTE + 1_000);
     const image = await fetch(final.imageUrl ?? "");
     expect(image.status).toBe(200);
     expect((await sharp(Buffer.from(await image.arrayBuffer())).metadata()).format).toBe("jpeg");
