@@ -27,6 +27,7 @@ export function Studio({ initialJobId, directUploads }: StudioProps) {
   const person = useImageFile();
   const garment = useImageFile();
   const [occasion, setOccasion] = useState("");
+  const [consented, setConsented] = useState(false);
   const [jobId, setJobId] = useState(initialJobId);
   const [uploadFraction, setUploadFraction] = useState<number | null>(null);
   const [startError, setStartError] = useState<string | null>(null);
@@ -99,6 +100,8 @@ export function Studio({ initialJobId, directUploads }: StudioProps) {
           garment={garment}
           occasion={occasion}
           onOccasionChange={setOccasion}
+          consented={consented}
+          onConsentChange={setConsented}
           uploadFraction={uploadFraction}
           startError={startError}
           focusHeading={viewChanged}

@@ -74,8 +74,14 @@ async function normalizePhotos(photos: StartPhotos): Promise<StartPhotos> {
   return { person, garment };
 }
 
-function newJob(jobId: string, occasion: string, inputs: StoredJob["inputs"], ownerHash: string): StoredJob {
+function newJob(
+  jobId: string,
+  start: StartRequest,
+  inputs: StoredJob["inputs"],
+  ownerHash: string,
+): StoredJob {
   const now = Date.now();
+  const occasion = start.occasion;
   return {
     id: jobId,
     version: 0,
@@ -90,7 +96,7 @@ function newJob(jobId: string, occasion: string, inputs: StoredJob["inputs"], ow
     creates: 0,
     watchedAt: now,
     ownerHash,
-    consent: null,
+    consent: { version: start.consentVersion, at: now },
     errorCode: null,
     redo: null,
     createdAt: now,
@@ -120,13 +126,7 @@ async function createJob(
       garment: await storeImage("garment", photos.garment),
     };
     const guards: StartGuards = { reservation, budget: dailyBudget(deps), indexHoldMs: INDEX_HOLD_MS };
-    await createConfirmed(
-      deps,
-      newJob(jobId, start.occasion, inputs, ownerHash),
-      activeJobCap(deps),
-      guards,
-      stored,
-    );
+    await createConfirmed(deps, newJob(jobId, start, inputs, ownerHash), activeJobCap(deps), guards, stored);
   } catch (error) {
     // A refused start leaves nothing behind, but the photos of a job that may exist stay.
     if (!(error instanceof CreateOutcomeUnknownError)) {

@@ -5,6 +5,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startVercelBlobEmulator, type VercelBlobEmulator } from "@/tests/emulators/vercel-blob";
 import { type AppServer, startApp } from "@/tests/support/app-server";
+import { withConsentJson } from "@/tests/support/consent";
 import { garmentPhoto, personPhoto } from "@/tests/support/images";
 import { pollUntilDone } from "@/tests/support/poll";
 
@@ -48,7 +49,7 @@ function startWithUrls(body: Record<string, unknown> | string) {
   return fetch(`${app.url}/api/generation/start`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: typeof body === "string" ? body : JSON.stringify(body),
+    body: typeof body === "string" ? body : JSON.stringify(withConsentJson(body)),
   });
 }
 
