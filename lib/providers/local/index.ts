@@ -10,6 +10,8 @@ import { adviseOffline } from "./advisor";
 import { measureGarmentColors, nearestNamedColor } from "./colors";
 import { restoreFace, styleLook, tryOnGarment } from "./studio";
 import {
+  deleteTask,
+  deleteTasksOfJob,
   findTaskIdByKey,
   type LocalTaskKind,
   type LocalTaskRecord,
@@ -115,6 +117,12 @@ function createLocalProvider<In, Loaded, Out>(
     async findTask(idempotencyKey) {
       const taskId = await findTaskIdByKey(dir, idempotencyKey);
       return taskId ? { taskId } : null;
+    },
+
+    forget: (taskId) => deleteTask(dir, taskId),
+
+    async forgetJob(jobId) {
+      await deleteTasksOfJob(dir, jobId);
     },
   };
 }
