@@ -89,8 +89,8 @@ export async function findTaskIdByKey(dir: string, idempotencyKey: string): Prom
 
 /** Removes a task's record, its output image and its key file: the offline studio keeps nothing of it. */
 export async function deleteTask(dir: string, taskId: string): Promise<void> {
-  const task = await loadTask(dir, taskId).catch(() => null);
   if (!TASK_ID.test(taskId)) return;
+  const task = await loadTask(dir, taskId).catch(() => null);
   await rm(outputFile(dir, taskId), { force: true });
   if (task) {
     // The key file only while it still names this task (a later attempt may have taken the key).
