@@ -7,7 +7,7 @@ import { startVercelBlobEmulator, type VercelBlobEmulator } from "@/tests/emulat
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { withConsentJson } from "@/tests/support/consent";
 import { garmentPhoto, personPhoto } from "@/tests/support/images";
-import { BrowserSession } from "@/tests/support/owner-session";
+import { OwnerClient } from "@/tests/support/owner-client";
 import { pollUntilDone } from "@/tests/support/poll";
 
 const TEN_MB = 10 * 1024 * 1024;
@@ -103,7 +103,7 @@ describe("a look from direct uploads to Blob", () => {
   it("deletes every blob of a look from Vercel Blob when its owner deletes it (issue 14)", async () => {
     const personBlob = await uploadPhoto("uploads/person.jpg", person, "image/jpeg");
     const garmentBlob = await uploadPhoto("uploads/garment.png", garment, "image/png");
-    const owner = new BrowserSession(app.url);
+    const owner = new OwnerClient(app.url);
     const started = await owner.fetch("/api/generation/start", {
       method: "POST",
       headers: { "content-type": "application/json" },

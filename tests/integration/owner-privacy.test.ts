@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONSENT_VERSION } from "@/lib/consent";
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
-import { BrowserSession, filesUnder } from "@/tests/support/owner-session";
+import { filesUnder, OwnerClient } from "@/tests/support/owner-client";
 import { countJobRows } from "@/tests/support/sqlite-jobs";
 
 let app: AppServer;
@@ -61,10 +61,10 @@ function storedConsent(jobId: string): unknown {
 
 describe("the owner's looks over HTTP (issue 14)", () => {
   it("lets anyone view a shared look but only its owner delete it; the delete leaves nothing", async () => {
-    const owner = new BrowserSession(app.url);
+    const owner = new OwnerClient(app.url);
     const started = Date.now();
     const jobId = await owner.start(form());
-    expect(owner.ownerCookie).toMatch(/^ss_owner=/);
+    expect(owner.cookie).toMatch(/^ss_owner=/);
     const { final, urls } = await owner.pollUntilDone(jobId);
     expect(final).toMatchObject({ status: "completed", owned: true });
     expect(urls.size).toBeGreaterThanOrEqual(2);
@@ -77,7 +77,7 @@ describe("the owner's looks over HTTP (issue 14)", () => {
     expect(await filesOfJob(jobId)).not.toEqual([]);
 
     // A second browser with the link: it may look, never change.
-    const stranger = new BrowserSession(app.url);
+    const stranger = new OwnerClient(app.url);
     const viewed = await stranger.status(jobId);
     expect(viewed.status).toBe(200);
     expect(await viewed.json()).toMatchObject({ jobId, owned: false });
@@ -85,7 +85,7 @@ describe("the owner's looks over HTTP (issue 14)", () => {
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({ code: "not_owner" });
     expect(await stranger.listLooks()).toEqual([]);
-    const otherOwner = new BrowserSession(app.url);
+    const otherOwner = new OwnerClient(app.url);
     await otherOwner.start(form("Another look"));
     expect((await otherOwner.deleteLook(jobId)).status).toBe(403);
     expect((await otherOwner.deleteAll()).status).toBe(204);
@@ -112,11 +112,11 @@ describe("the owner's looks over HTTP (issue 14)", () => {
   });
 
   it("deletes all of the caller's looks, in progress or finished, and nobody else's", async () => {
-    const owner = new BrowserSession(app.url);
+    const owner = new OwnerClient(app.url);
     const first = await owner.start(form("Brunch"));
     await owner.pollUntilDone(first);
     const second = await owner.start(form("Gallery"));
-    const neighbour = new BrowserSession(app.url);
+    const neighbour = new OwnerClient(app.url);
     const theirs = await neighbour.start(form("Theirs"));
     expect((await owner.listLooks()).map((job) => job.jobId)).toEqual([second, first]);
 
@@ -131,14 +131,14 @@ describe("the owner's looks over HTTP (issue 14)", () => {
     expect((await neighbour.status(theirs)).status).toBe(200);
     expect((await neighbour.listLooks()).map((job) => job.jobId)).toEqual([theirs]);
     // No cookie: nothing to delete, and nothing happens.
-    expect((await new BrowserSession(app.url).deleteAll()).status).toBe(204);
+    expect((await new OwnerClient(app.url).deleteAll()).status).toBe(204);
     expect((await neighbour.status(theirs)).status).toBe(200);
   });
 
   it("refuses a start without consent, writing nothing", async () => {
     const filesBefore = await filesUnder(app.dataDir);
     const rowsBefore = countJobRows(app.dataDir);
-    const browser = new BrowserSession(app.url);
+    const browser = new OwnerClient(app.url);
     for (const consent of [null, "false", "yes"]) {
       const body = startForm({ person, garment, occasion: "Party", consent: false });
       if (consent !== null) body.set("consent", consent);
@@ -152,7 +152,7 @@ describe("the owner's looks over HTTP (issue 14)", () => {
   });
 
   it("refuses a cross-site start", async () => {
-    const browser = new BrowserSession(app.url);
+    const browser = new OwnerClient(app.url);
     const response = await browser.fetch("/api/generation/start", {
       method: "POST",
       body: form(),
@@ -163,7 +163,7 @@ describe("the owner's looks over HTTP (issue 14)", () => {
   });
 
   it("answers the owner API's unknown ids and methods as JSON errors", async () => {
-    const browser = new BrowserSession(app.url);
+    const browser = new OwnerClient(app.url);
     const unknown = await browser.deleteLook("00000000-0000-4000-8000-000000000000");
     expect(unknown.status).toBe(404);
     const invalid = await browser.deleteLook("not-a-job");

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { keysFor } from "@/lib/store/keys";
 import { type AppServer, startApp } from "@/tests/support/app-server";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
-import { BrowserSession, filesUnder } from "@/tests/support/owner-session";
+import { filesUnder, OwnerClient } from "@/tests/support/owner-client";
 import { requireRedis, TEST_REDIS_URL } from "@/tests/support/redis";
 
 const TTL_S = 3;
@@ -33,7 +33,7 @@ async function filesOfJob(app: AppServer, jobId: string): Promise<string[]> {
 
 /** Makes a look, waits until it finished and its record expired, and returns what it showed. */
 async function expiredLook(app: AppServer): Promise<{ jobId: string; urls: Set<string> }> {
-  const browser = new BrowserSession(app.url);
+  const browser = new OwnerClient(app.url);
   const jobId = await browser.start(startForm({ person, garment, occasion: "Short-lived" }));
   const { final, urls } = await browser.pollUntilDone(jobId, 30_000);
   expect(final.status).toBe("completed");
@@ -104,7 +104,7 @@ describe("retention without a cron: the app sweeps by itself", () => {
 
   it("deletes an expired job's files within a sweep period of ordinary requests", async () => {
     const { jobId, urls } = await expiredLook(app);
-    const visitor = new BrowserSession(app.url);
+    const visitor = new OwnerClient(app.url);
     await vi.waitFor(
       async () => {
         await visitor.listLooks();

@@ -10,7 +10,6 @@ import { adviseOffline } from "./advisor";
 import { measureGarmentColors, nearestNamedColor } from "./colors";
 import { restoreFace, styleLook, tryOnGarment } from "./studio";
 import {
-  deleteTask,
   deleteTasksOfJob,
   findTaskIdByKey,
   type LocalTaskKind,
@@ -119,8 +118,8 @@ function createLocalProvider<In, Loaded, Out>(
       return taskId ? { taskId } : null;
     },
 
-    forget: (taskId) => deleteTask(dir, taskId),
-
+    // No per-task forget: the task files are this studio's ledger (which step ran how often) for as
+    // long as the look lives; they go with the look, by job id.
     async forgetJob(jobId) {
       await deleteTasksOfJob(dir, jobId);
     },
