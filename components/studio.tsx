@@ -10,7 +10,7 @@ import { ResultView } from "@/components/result-view";
 import { preloadDirectUploads, startLook } from "@/components/start-look";
 import { announcementOf, studioViewOf } from "@/components/studio-view";
 import { useImageFile } from "@/hooks/use-image-file";
-import { useJobPolling } from "@/hooks/use-job-polling";
+import { useJobUpdates } from "@/hooks/use-job-updates";
 
 /** Puts the job id in the address, so a reload or a shared link comes back to the same look. */
 function showJobInUrl(jobId: string | null): void {
@@ -66,7 +66,7 @@ export function Studio({ initialJobId, directUploads }: StudioProps) {
   const [startError, setStartError] = useState<string | null>(null);
   const [deletedNotice, setDeletedNotice] = useState<string | null>(null);
   const uploadAbort = useRef<AbortController | null>(null);
-  const polling = useJobPolling(jobId);
+  const polling = useJobUpdates(jobId);
   const view = studioViewOf(jobId, polling);
 
   // Focus follows the view once it changes; the view a page opens on leaves focus where the browser put it.
