@@ -4,8 +4,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { PublicJob } from "@/lib/public-job";
 import { startVercelBlobEmulator, type VercelBlobEmulator } from "@/tests/emulators/vercel-blob";
 import { type AppServer, startApp } from "@/tests/support/app-server";
+import { withConsentJson } from "@/tests/support/consent";
 import { startVendorEmulators, type VendorEmulators } from "@/tests/support/emulators";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
+import { OwnerClient } from "@/tests/support/owner-client";
 import { jobEventsOf, readJobEvents } from "@/tests/support/sse";
 
 /**
@@ -205,11 +207,13 @@ describe("a look on a private Blob store, through the real adapters", () => {
     const start = await fetch(`${app.url}/api/generation/start`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        human_image_url: personBlob.url,
-        garment_image_url: garmentBlob.url,
-        occasion: "Vernissage",
-      }),
+      body: JSON.stringify(
+        withConsentJson({
+          human_image_url: personBlob.url,
+          garment_image_url: garmentBlob.url,
+          occasion: "Vernissage",
+        }),
+      ),
     });
     expect(start.status).toBe(202);
     const { jobId } = (await start.json()) as { jobId: string };
@@ -221,5 +225,31 @@ describe("a look on a private Blob store, through the real adapters", () => {
     // The job keeps its own normalised inputs; the uploads were deleted after the answer.
     expect(blob.blobs().has(personBlob.pathname)).toBe(false);
     expect([...blob.blobs().keys()].some((p) => p.startsWith(`${jobId}/person-`))).toBe(true);
+  });
+
+  it("erases a look from the private store: every signed URL it showed stops serving at once", async () => {
+    const owner = new OwnerClient(app.url);
+    const jobId = await owner.start(
+      startForm({ person: await personPhoto(), garment: await garmentPhoto("#a04000"), occasion: "Picnic" }),
+    );
+    const { final, urls } = await owner.pollUntilDone(jobId);
+    expect(final.status).toBe("completed");
+    // The result and the person's photo, each signed, each readable.
+    expect(urls.size).toBeGreaterThanOrEqual(2);
+    for (const url of urls) {
+      expectSignedUntil(new URL(url), Date.now() + 16 * MINUTE + 1_000);
+      expect(await statusOf(url)).toBe(200);
+    }
+    // The owner's list shows the look as the status view does: signed addresses only.
+    const listed = blobUrlsIn(JSON.stringify((await owner.listLooks()).filter((job) => job.jobId === jobId)));
+    expect(listed.map((url) => imageOf(url, jobId)).sort()).toEqual(["final", "person"]);
+    for (const url of listed) expectSignedUntil(url, Date.now() + 16 * MINUTE + 1_000);
+
+    expect((await OwnerClient.stranger(app.url).deleteLook(jobId)).status).toBe(403);
+    expect((await owner.deleteLook(jobId)).status).toBe(204);
+    // Still within their 15 minutes, the URLs it showed read nothing: the blobs are gone.
+    for (const url of [...urls, ...listed.map((u) => u.href)]) expect(await statusOf(url)).toBe(404);
+    expect([...blob.blobs().keys()].filter((pathname) => pathname.startsWith(`${jobId}/`))).toEqual([]);
+    expect((await owner.status(jobId)).status).toBe(404);
   });
 });
