@@ -38,7 +38,9 @@ const positiveInt = (fallback: number) =>
 
 const envSchema = z.object({
   DATA_DIR: optionalString,
-  JOB_TTL_SECONDS: positiveInt(7 * 24 * 60 * 60),
+  // A day: a look is made in minutes and downloaded or shared the same day (README: retention).
+  JOB_TTL_SECONDS: positiveInt(24 * 60 * 60),
+  RETENTION_SWEEP_SECONDS: positiveInt(5 * 60),
   STORE_KEY_PREFIX: optionalString,
   KV_REST_API_URL: optionalString,
   KV_REST_API_TOKEN: optionalString,
@@ -47,6 +49,7 @@ const envSchema = z.object({
   REDIS_URL: optionalString,
   BLOB_READ_WRITE_TOKEN: optionalString,
   VERCEL_BLOB_API_URL: z.preprocess(blankAsUnset, z.url().optional()),
+  BLOB_ACCESS: z.preprocess(blankAsUnset, z.enum(["private", "public"]).default("private")),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString,
   OPENAI_MODEL: optionalString,
@@ -102,6 +105,8 @@ export type ClientAddressSource =
 export interface AppConfig {
   dataDir: string;
   jobTtlSeconds: number;
+  /** How often the app deletes the files of expired jobs by itself (RETENTION_SWEEP_SECONDS). */
+  retentionSweepSeconds: number;
   keyPrefix: string;
   store: StoreConfig;
   blobs:
@@ -109,6 +114,11 @@ export interface AppConfig {
     | {
         kind: "vercel-blob";
         token: string;
+        /**
+         * BLOB_ACCESS, the store's access as created (default private: photos of people are never at
+         * a permanent public address unless the operator says so).
+         */
+        access: "public" | "private";
         /** VERCEL_BLOB_API_URL: another Blob API (the emulator in tests); @vercel/blob reads it itself too. */
         apiUrl: string | undefined;
       };
@@ -287,10 +297,16 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
   return {
     dataDir,
     jobTtlSeconds: env.JOB_TTL_SECONDS,
+    retentionSweepSeconds: env.RETENTION_SWEEP_SECONDS,
     keyPrefix: env.STORE_KEY_PREFIX ?? "style-studio",
     store,
     blobs: env.BLOB_READ_WRITE_TOKEN
-      ? { kind: "vercel-blob", token: env.BLOB_READ_WRITE_TOKEN, apiUrl: env.VERCEL_BLOB_API_URL }
+      ? {
+          kind: "vercel-blob",
+          token: env.BLOB_READ_WRITE_TOKEN,
+          access: env.BLOB_ACCESS,
+          apiUrl: env.VERCEL_BLOB_API_URL,
+        }
       : { kind: "local", dir: path.join(dataDir, "blobs") },
     openai: env.OPENAI_API_KEY
       ? {

@@ -49,6 +49,10 @@ export interface Step extends StepInfo {
   findTask(scope: StepScope, idempotencyKey: string, ctx: FindContext): Promise<{ taskId: string } | null>;
   /** Cancels a task at the vendor, best effort; does nothing where the vendor has no cancel. */
   cancel(scope: StepScope, taskId: string, ctx: CheckContext): Promise<void>;
+  /** Deletes the vendor's stored copy of a task where it can (OpenAI's stored response); else nothing. */
+  forget(scope: StepScope, taskId: string, ctx: CheckContext): Promise<void>;
+  /** Deletes every copy of the job's tasks the provider finds by the job id alone (the offline studio). */
+  forgetJob(providers: Providers, jobId: string): Promise<void>;
   /** Keeps the output (images copied into our storage) and returns what it adds to the artifacts. */
   save(scope: StepScope, output: unknown): Promise<Partial<Artifacts>>;
 }
@@ -65,9 +69,13 @@ export interface StepProvider {
 }
 
 interface StepDefinition<In, Out>
-  extends Omit<Step, "provider" | "submit" | "check" | "findTask" | "cancel" | "save"> {
+  extends Omit<
+    Step,
+    "provider" | "submit" | "check" | "findTask" | "cancel" | "forget" | "forgetJob" | "save"
+  > {
   pick(providers: Providers): TaskProvider<In, Out>;
-  buildInput(scope: StepScope): In;
+  /** `until`: the step's deadline (ms epoch), as long as a URL handed to its vendor may live. */
+  buildInput(scope: StepScope, until: number): In;
   /** `from`: the provider that produced the output (it says where its output URLs may point). */
   save(scope: StepScope, output: Out, from: TaskProvider<In, Out>): Promise<Partial<Artifacts>>;
 }
@@ -86,20 +94,31 @@ function defineStep<In, Out>(definition: StepDefinition<In, Out>): Step {
         typicalMs: provider.typicalMs ?? meta.typicalMs,
       };
     },
-    submit: (scope, ctx) => pick(scope.providers).submit(buildInput(scope), ctx),
+    submit: (scope, ctx) =>
+      pick(scope.providers).submit(buildInput(scope, stepDeadline(scope.job, meta.deadlineMs)), ctx),
     check: (scope, taskId, ctx) => pick(scope.providers).check(taskId, ctx),
     findTask: async (scope, key, ctx) => (await pick(scope.providers).findTask?.(key, ctx)) ?? null,
     cancel: async (scope, taskId, ctx) => pick(scope.providers).cancel?.(taskId, ctx),
+    forget: async (scope, taskId, ctx) => pick(scope.providers).forget?.(taskId, ctx),
+    forgetJob: async (providers, jobId) => pick(providers).forgetJob?.(jobId),
     // The output came from this step's own provider, so its type is Out.
     save: (scope, output) => save(scope, output as Out, pick(scope.providers)),
   };
 }
 
-/** An image of ours as a provider input: a public URL when storage is public, bytes always. */
-function imageInput(scope: StepScope, ref: BlobRef | undefined, what: string): ImageInput {
+/** When the step in progress must be over: its start plus its deadline (isOverdue's bound). */
+function stepDeadline(job: StoredJob, deadlineMs: number): number {
+  return (job.current?.startedAt ?? Date.now()) + deadlineMs;
+}
+
+/**
+ * An image of ours as a provider input: a URL the vendor can fetch until the step's deadline (public,
+ * or signed for a private store, and then dead after it) when storage has one, the bytes always.
+ */
+function imageInput(scope: StepScope, ref: BlobRef | undefined, what: string, until: number): ImageInput {
   if (!ref) throw new Error(`${what} is missing from job ${scope.job.id}`);
   return {
-    publicUrl: scope.blobs.isPublic ? ref.url : null,
+    url: () => scope.blobs.fetchUrl(ref, until),
     load: async () => {
       const blob = await scope.blobs.get(ref);
       if (!blob) throw new Error(`${what} of job ${scope.job.id} is gone from storage`);
@@ -136,10 +155,10 @@ export const PIPELINE: readonly Step[] = [
     checkIntervalMs: 2_000,
     typicalMs: 8_000,
     pick: (providers) => providers.advice,
-    buildInput: (scope) => ({
+    buildInput: (scope, until) => ({
       occasion: scope.job.occasion,
-      person: imageInput(scope, scope.job.inputs.person, "The person's photo"),
-      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo"),
+      person: imageInput(scope, scope.job.inputs.person, "The person's photo", until),
+      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo", until),
     }),
     save: async (_rt, advice) => ({ advice }),
   }),
@@ -151,9 +170,9 @@ export const PIPELINE: readonly Step[] = [
     checkIntervalMs: 3_000,
     typicalMs: 25_000,
     pick: (providers) => providers.style,
-    buildInput: (scope) => ({
-      person: imageInput(scope, scope.job.inputs.person, "The person's photo"),
-      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo"),
+    buildInput: (scope, until) => ({
+      person: imageInput(scope, scope.job.inputs.person, "The person's photo", until),
+      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo", until),
       prompt: scope.job.artifacts.advice?.stylePrompt ?? `A styled look for: ${scope.job.occasion}`,
     }),
     save: saveImage("style"),
@@ -166,9 +185,9 @@ export const PIPELINE: readonly Step[] = [
     checkIntervalMs: 3_000,
     typicalMs: 30_000,
     pick: (providers) => providers.tryon,
-    buildInput: (scope) => ({
-      styled: imageInput(scope, scope.job.artifacts.style, "The styled image"),
-      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo"),
+    buildInput: (scope, until) => ({
+      styled: imageInput(scope, scope.job.artifacts.style, "The styled image", until),
+      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo", until),
     }),
     save: saveImage("tryon"),
   }),
@@ -180,9 +199,9 @@ export const PIPELINE: readonly Step[] = [
     checkIntervalMs: 2_000,
     typicalMs: 10_000,
     pick: (providers) => providers.faceswap,
-    buildInput: (scope) => ({
-      target: imageInput(scope, scope.job.artifacts.tryon, "The try-on image"),
-      face: imageInput(scope, scope.job.inputs.person, "The person's photo"),
+    buildInput: (scope, until) => ({
+      target: imageInput(scope, scope.job.artifacts.tryon, "The try-on image", until),
+      face: imageInput(scope, scope.job.inputs.person, "The person's photo", until),
     }),
     save: saveImage("final"),
   }),

@@ -10,7 +10,7 @@ import { deliverWebhook, type WebhookDelivery } from "./standard-webhooks";
  * from the request, OpenAI's error shape, a queue of scripted faults, and the project webhook.
  */
 
-type On = "create" | "get" | "cancel";
+type On = "create" | "get" | "cancel" | "delete";
 /** How an accepted response ends, instead of completing with valid advice. */
 type TaskFault =
   | { kind: "task-fails"; error: { code: string; message: string } }
@@ -51,6 +51,12 @@ export interface OpenAIEmulatorOptions {
    * signed with `secret` (Standard Webhooks). No retries.
    */
   webhook?: { url: string; secret: string };
+  /**
+   * Plain-http origins accepted in `image_url` besides https URLs: a test's loopback Blob emulator
+   * standing in for an https store. Images there are downloaded at create, as OpenAI does; one it
+   * cannot download fails the create (400 "Error while downloading …").
+   */
+  httpImageOrigins?: string[];
 }
 
 const EVENT_TYPE_BY_STATUS: Record<string, string> = {
@@ -86,7 +92,7 @@ const id = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
 const textPart = z.object({ type: z.literal("input_text"), text: z.string() });
 const imagePart = z.object({
   type: z.literal("input_image"),
-  image_url: z.string().regex(/^(https:\/\/\S+|data:image\/(jpeg|png|webp|gif);base64,[A-Za-z0-9+/]+=*)$/),
+  image_url: z.string().regex(/^(https?:\/\/\S+|data:image\/(jpeg|png|webp|gif);base64,[A-Za-z0-9+/]+=*)$/),
   detail: z.enum(["low", "high", "auto", "original"]).optional(),
 });
 const message = z.object({
@@ -186,6 +192,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
   const deliveries: WebhookDelivery[] = [];
   let checks = 0;
   const cancels: string[] = [];
+  const deletes: string[] = [];
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -249,6 +256,27 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     deliveries.push(await deliverWebhook(url, secret, id("wh"), JSON.stringify(event)));
   }
 
+  /** An http image URL outside `httpImageOrigins`, or one there that does not download. */
+  async function httpImageProblem(body: CreateBody): Promise<Answer | null> {
+    for (const part of body.input.flatMap((message) => message.content)) {
+      if (part.type !== "input_image" || !part.image_url.startsWith("http://")) continue;
+      const origin = URL.canParse(part.image_url) ? new URL(part.image_url).origin : "";
+      if (!options.httpImageOrigins?.includes(origin))
+        return fail(400, "Invalid 'image_url': expected an https URL or a base64 data URL.", {
+          code: "invalid_value",
+          param: "image_url",
+        });
+      const response = await fetch(part.image_url).catch(() => null);
+      await response?.body?.cancel();
+      if (!response?.ok)
+        return fail(400, `Error while downloading ${part.image_url}.`, {
+          code: "invalid_value",
+          param: "url",
+        });
+    }
+    return null;
+  }
+
   async function create(path: string, raw: string): Promise<Answer> {
     let body: CreateBody | Answer;
     try {
@@ -257,6 +285,8 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       return fail(400, "We could not parse the JSON body of your request.");
     }
     if ("status" in body) return body;
+    const imageProblem = await httpImageProblem(body);
+    if (imageProblem) return imageProblem;
     if (body.background && options.supportsBackground === false) {
       return fail(400, "background mode is not supported", { param: "background" });
     }
@@ -310,6 +340,12 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     const [, responseId, cancel] = /^\/v1\/responses\/([^/]+)(\/cancel)?$/.exec(path) ?? [];
     const stored = responses.get(responseId ?? "");
     if (responseId && !stored) return fail(404, `Response with id '${responseId}' not found.`);
+    if (stored && method === "DELETE" && !cancel) {
+      // As documented: the stored response is gone; a second delete, or a get, answers 404.
+      deletes.push(stored.id);
+      responses.delete(stored.id);
+      return { status: 200, body: { id: stored.id, object: "response", deleted: true } };
+    }
     if (stored && method === "GET" && !cancel) {
       checks++;
       return { status: 200, body: view(stored) };
@@ -337,7 +373,14 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     }
     const body = Buffer.concat(chunks).toString("utf8");
     const method = req.method ?? "GET";
-    const on: On = method === "GET" ? "get" : path.endsWith("/cancel") ? "cancel" : "create";
+    const on: On =
+      method === "GET"
+        ? "get"
+        : method === "DELETE"
+          ? "delete"
+          : path.endsWith("/cancel")
+            ? "cancel"
+            : "create";
     const fault = takeFault(on, path, false);
     const answer = await route(method, path, body, () => req.socket.destroyed, fault);
     if (fault?.kind === "late") {
@@ -372,6 +415,10 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     createsByKey: () => new Map(createsByKey),
     /** Response ids cancel was asked for, in order (repeats included). */
     cancels: () => [...cancels],
+    /** Response ids deleted (DELETE /v1/responses/{id}), in order. */
+    deletes: () => [...deletes],
+    /** Whether the emulator still stores this response (a deleted one is gone). */
+    hasResponse: (responseId: string) => responses.has(responseId),
     /** The bodies of accepted creates, oldest first. */
     createRequests: () => [...createRequests],
     /** Webhook events POSTed so far (signed headers, body, the app's answer), oldest first. */
@@ -386,6 +433,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       webhookTimers.clear();
       checks = 0;
       cancels.length = 0;
+      deletes.length = 0;
     },
     async close() {
       await closeServer(server, [...timers, ...webhookTimers]);

@@ -29,12 +29,14 @@ export interface EmulatorWebhooks {
 
 /**
  * Starts the three vendor emulators with one task duration (on free ports unless `ports` are given),
- * and the env that wires the app to them.
+ * and the env that wires the app to them. `httpImageOrigins`: loopback stores (the Blob emulator)
+ * whose plain-http image URLs OpenAI's emulator takes as it would an https store's.
  */
 export async function startVendorEmulators(
   taskDurationMs: number | VendorDurations = 500,
   ports: { openai?: number; kling?: number; replicate?: number } = {},
   webhooks: EmulatorWebhooks = {},
+  httpImageOrigins: string[] = [],
 ): Promise<VendorEmulators> {
   const fixed = typeof taskDurationMs === "number" ? taskDurationMs : undefined;
   const per = typeof taskDurationMs === "number" ? undefined : taskDurationMs;
@@ -44,6 +46,7 @@ export async function startVendorEmulators(
       durationOf: per?.advice,
       port: ports.openai,
       webhook: webhooks.openai,
+      httpImageOrigins,
     }),
     startKlingEmulator({
       taskDurationMs: fixed,

@@ -4,7 +4,8 @@ import { AppError } from "@/lib/errors";
 import { route } from "@/lib/http";
 import { parseJobId } from "@/lib/jobs/job-id";
 import { advanceForPoll } from "@/lib/jobs/poll-advance";
-import { toPublicJob } from "@/lib/jobs/public-view";
+import { publicJobOf } from "@/lib/jobs/public-view";
+import { sweepExpiredJobsIfDue } from "@/lib/jobs/retention";
 import { logEvent } from "@/lib/log";
 import { callerOwnerHash } from "@/lib/owners/owner-cookie";
 import { invocationStopBy } from "@/lib/time-budget";
@@ -30,9 +31,11 @@ async function status(request: Request) {
   const options = { watcher: "person", stopBy: invocationStopBy(maxDuration) } as const;
   const work = advanceForPoll(jobId, parts, options, startedAt + POLL_BUDGET_MS - WAIT_MARGIN_MS);
   after(() => work.catch((error: unknown) => logEvent("advance.failed", { jobId, error })));
+  // No cron needed: a poll now and then also deletes what expired jobs left behind.
+  after(() => sweepExpiredJobsIfDue(parts, { everyMs: parts.config.retentionSweepSeconds * 1000 }));
   const job = await withinBudget(work, POLL_BUDGET_MS, () => parts.store.get(jobId));
   if (!job) throw new AppError("job_not_found", "This job does not exist or has expired.");
-  return NextResponse.json(toPublicJob(job, Date.now(), callerOwnerHash(request)));
+  return NextResponse.json(await publicJobOf(job, parts.blobs, callerOwnerHash(request)));
 }
 
 export const { GET, POST, PUT, PATCH, DELETE } = route({ GET: status });
