@@ -185,6 +185,8 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
   const durationMs = options.taskDurationMs ?? 1000;
   const faults: OpenAIFault[] = [];
   const responses = new Map<string, Stored>();
+  /** Each response's duration, kept after a DELETE (the bench reads it once the app forgot the task). */
+  const durations = new Map<string, number>();
   const createsByKey = new Map<string, number>();
   const createRequests: CreateBody[] = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -304,6 +306,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       notified: false,
     };
     responses.set(stored.id, stored);
+    durations.set(stored.id, stored.durationMs);
     if (options.webhook && body.background && task?.kind !== "never-finishes") {
       const timer = setTimeout(() => {
         webhookTimers.delete(timer);
@@ -402,7 +405,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       return checks;
     },
     /** The duration a response was given at its create. */
-    taskDurationOf: (taskId: string) => responses.get(taskId)?.durationMs,
+    taskDurationOf: (taskId: string) => durations.get(taskId),
     /** Accepted creates per job step: the idempotency key with its `-<attempt>` stripped. */
     creates(): Map<string, number> {
       const byStep = new Map<string, number>();

@@ -138,6 +138,8 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
   const webhookTimers = new Set<NodeJS.Timeout>();
   const faults: ReplicateFault[] = [];
   const predictions = new Map<string, Prediction>();
+  /** Each prediction's duration, kept after its data is removed (the bench reads it afterwards). */
+  const durations = new Map<string, number>();
   const createsByTarget = new Map<string, number>();
   const createRequests: Array<{ path: string; body: Record<string, unknown> }> = [];
   const timers = new Set<NodeJS.Timeout>();
@@ -250,6 +252,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
       notified: false,
     };
     predictions.set(prediction.id, prediction);
+    durations.set(prediction.id, prediction.durationMs);
     const wantsCompleted = filter === undefined || (filter as string[]).includes("completed");
     if (prediction.webhook && wantsCompleted && task?.kind !== "never-finishes") {
       const timer = setTimeout(() => {
@@ -371,7 +374,7 @@ export async function startReplicateEmulator(options: ReplicateEmulatorOptions =
       return checks;
     },
     /** The duration a prediction was given at its create. */
-    taskDurationOf: (taskId: string) => predictions.get(taskId)?.durationMs,
+    taskDurationOf: (taskId: string) => durations.get(taskId),
     /** List pages requested so far (the lookups findTask makes). */
     get listRequests() {
       return listRequests;
