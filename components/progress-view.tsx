@@ -1,6 +1,7 @@
 "use client";
 
 import { useState } from "react";
+import { CancelLook } from "@/components/cancel-look";
 import { AlertIcon } from "@/components/icons";
 import { formatElapsed } from "@/components/job-steps";
 import { ProgressStepper } from "@/components/progress-stepper";
@@ -17,6 +18,8 @@ interface ProgressViewProps {
   /** Previews of the photos, when this browser still has them. */
   thumbnails: { person: string | null; garment: string | null };
   focusHeading: boolean;
+  /** The look was cancelled from here: its view (failed, "cancelled"), to show at once. */
+  onCancelled(job: PublicJob): void;
 }
 
 /** Share of a step's width the bar creeps through while the step runs: it never claims a step is done. */
@@ -30,6 +33,7 @@ export function ProgressView({
   clockOffsetMs,
   thumbnails,
   focusHeading,
+  onCancelled,
 }: ProgressViewProps) {
   const now = useNow(1_000);
   const current = job ? (stepIndexOfStatus(job.status) ?? 0) : 0;
@@ -119,6 +123,12 @@ export function ProgressView({
           look.
         </p>
       </div>
+
+      {job?.owned && (
+        <div className="mt-8">
+          <CancelLook job={job} onCancelled={onCancelled} />
+        </div>
+      )}
     </section>
   );
 }

@@ -1,0 +1,77 @@
+"use client";
+
+import { useCallback, useEffect, useState } from "react";
+import { z } from "zod";
+import { MAX_POLL_MS, type PublicJob, publicJobSchema } from "@/lib/public-job";
+
+const myLooksSchema = z.object({ jobs: z.array(publicJobSchema) });
+
+export interface MyLooks {
+  /** This browser's looks, newest first; null until the first answer. */
+  looks: PublicJob[] | null;
+  /** The last fetch failed: the list shown (if any) may be stale. */
+  failed: boolean;
+  /** Fetch again now (after a start, cancel or redo). */
+  refresh(): void;
+}
+
+function inProgress(job: PublicJob): boolean {
+  return job.status !== "completed" && job.status !== "failed";
+}
+
+/**
+ * The owner's looks from `GET /api/generation/jobs` (the owner cookie says whose). Fetched on mount,
+ * whenever `key` changes (the page opened or finished a look), and every MAX_POLL_MS while one of them
+ * is still in progress and the tab is visible; one request at a time, nothing left behind on unmount.
+ */
+export function useMyLooks(key: string): MyLooks {
+  const [state, setState] = useState<{ looks: PublicJob[] | null; failed: boolean }>({
+    looks: null,
+    failed: false,
+  });
+  const [nudge, setNudge] = useState(0);
+  const refresh = useCallback(() => setNudge((count) => count + 1), []);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: key and nudge are what make it fetch again.
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let loading = false;
+    const controller = new AbortController();
+
+    const load = async () => {
+      timer = undefined;
+      if (document.hidden || loading) return;
+      loading = true;
+      let looks: PublicJob[] | null = null;
+      try {
+        const response = await fetch("/api/generation/jobs", {
+          cache: "no-store",
+          signal: controller.signal,
+        });
+        const parsed = myLooksSchema.safeParse(await response.json().catch(() => null));
+        if (response.ok && parsed.success) looks = parsed.data.jobs;
+      } catch {
+        // Offline or aborted: keep what is shown.
+      }
+      loading = false;
+      if (stopped) return;
+      setState((previous) => (looks ? { looks, failed: false } : { ...previous, failed: true }));
+      if (looks?.some(inProgress)) timer = setTimeout(load, MAX_POLL_MS);
+    };
+
+    const onVisibilityChange = () => {
+      if (!document.hidden && !timer) load();
+    };
+    document.addEventListener("visibilitychange", onVisibilityChange);
+    load();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      controller.abort();
+      document.removeEventListener("visibilitychange", onVisibilityChange);
+    };
+  }, [key, nudge]);
+
+  return { ...state, refresh };
+}
