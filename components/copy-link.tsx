@@ -33,8 +33,17 @@ async function copyText(text: string): Promise<boolean> {
 
 type CopyState = "idle" | "copied" | "failed";
 
-/** "Copy link": the look's view-only link to the clipboard, with a visible confirmation (or the link to copy by hand). */
-export function CopyLink({ jobId }: { jobId: string }) {
+interface CopyLinkProps {
+  jobId: string;
+  /** Span both columns of the actions grid it sits in (else one; its messages always span both). */
+  wide?: boolean;
+}
+
+/**
+ * "Copy link": the look's view-only link to the clipboard, with a visible confirmation (or the link to
+ * copy by hand). A fragment, so its button and messages take their own cells of the actions grid.
+ */
+export function CopyLink({ jobId, wide = false }: CopyLinkProps) {
   const [state, setState] = useState<CopyState>("idle");
   const [url, setUrl] = useState("");
   const manual = useRef<HTMLInputElement>(null);
@@ -55,15 +64,19 @@ export function CopyLink({ jobId }: { jobId: string }) {
   };
 
   return (
-    <div className="min-w-0">
-      <button type="button" onClick={copy} className={BUTTON.secondary}>
+    <>
+      <button type="button" onClick={copy} className={`${BUTTON.secondary} ${wide ? "col-span-2" : ""}`}>
         Copy link
       </button>
-      <p role="status" data-testid="copy-link-status" className="mt-2 min-h-5 text-sm text-stone-600">
+      <p
+        role="status"
+        data-testid="copy-link-status"
+        className="col-span-2 text-sm text-stone-600 empty:-mt-3"
+      >
         {state === "copied" && "Link copied. Anyone with it can see this look, but not your photo."}
       </p>
       {state === "failed" && (
-        <div className="mt-1">
+        <div className="col-span-2 min-w-0">
           <label htmlFor="copy-link-manual" className="text-sm text-stone-600">
             Copy this link:
           </label>
@@ -76,6 +89,6 @@ export function CopyLink({ jobId }: { jobId: string }) {
           />
         </div>
       )}
-    </div>
+    </>
   );
 }

@@ -30,6 +30,12 @@ export function FailureView({
   const cancelled = job.errorCode === "cancelled";
   // The next action that fits why it failed; only the owner can act on their own look.
   const advice = job.owned ? ADVICE_BY_CODE[job.errorCode ?? "internal"] : null;
+  // Back to the form, photos and occasion kept: named for what it is next to a redo of the step.
+  const tryAgainLabel = advice?.newPhoto
+    ? "Choose a different photo"
+    : advice?.retryStep
+      ? "Change photos or occasion"
+      : "Try again";
   return (
     <section data-testid="failure-view" className="mx-auto max-w-xl">
       <span className="flex size-11 items-center justify-center rounded-full bg-red-50 text-red-700 ring-1 ring-red-200">
@@ -58,7 +64,7 @@ export function FailureView({
           <p data-testid="failure-advice" className="text-base leading-relaxed text-stone-700">
             {advice.hint}
           </p>
-          <RedoActions job={job} onOpenJob={onOpenJob} />
+          <RedoActions job={job} onOpenJob={onOpenJob} primary />
         </div>
       )}
       <p className="mt-6 text-sm text-stone-500">
@@ -72,7 +78,7 @@ export function FailureView({
           onClick={onTryAgain}
           className={advice?.retryStep ? BUTTON.secondary : BUTTON.primary}
         >
-          {advice?.newPhoto ? "Choose a different photo" : "Try again"}
+          {tryAgainLabel}
         </button>
         <button type="button" onClick={onStartOver} className={BUTTON.secondary}>
           Start over

@@ -12,6 +12,9 @@ interface RedoActionsProps {
   job: PublicJob;
   /** Opens the new look the redo started. */
   onOpenJob(jobId: string): void;
+  /** The redo is the main way on (a failed look): its button is the primary one. */
+  primary?: boolean;
+  className?: string;
 }
 
 /**
@@ -19,7 +22,7 @@ interface RedoActionsProps {
  * before the one redone (only the steps from there on are paid for again), and, where a new occasion
  * could help, a redo from the advice with it. Nothing for someone else's look.
  */
-export function RedoActions({ job, onOpenJob }: RedoActionsProps) {
+export function RedoActions({ job, onOpenJob, primary = false, className = "" }: RedoActionsProps) {
   const id = useId();
   const [pending, setPending] = useState<StepName | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -47,14 +50,17 @@ export function RedoActions({ job, onOpenJob }: RedoActionsProps) {
   };
 
   return (
-    <div data-testid="redo-actions" className="space-y-3">
+    <div data-testid="redo-actions" className={`space-y-3 ${className}`}>
+      {job.status === "completed" && (
+        <h2 className="text-xs font-medium tracking-[0.16em] text-stone-500 uppercase">Not quite right?</h2>
+      )}
       {choices.length > 0 && (
-        <div className="flex flex-col gap-3 sm:flex-row sm:flex-wrap">
+        <div className={`grid gap-3 ${choices.length > 1 ? "grid-cols-2" : ""}`}>
           {choices.map((choice) => (
             <button
               key={choice.from}
               type="button"
-              className={BUTTON.secondary}
+              className={primary ? BUTTON.primary : BUTTON.secondary}
               disabled={pending !== null}
               onClick={() => redo(choice.from)}
             >

@@ -103,8 +103,12 @@ export function ResultView({ job, focusHeading, onTryAnother, onOpenJob }: Resul
           </div>
         )}
 
-        <div className="mt-8 flex flex-col gap-3 sm:flex-row sm:flex-wrap">
-          <a href={downloadUrlOf(job.imageUrl)} download="style-studio-look.jpg" className={BUTTON.primary}>
+        <div className="mt-8 grid grid-cols-2 gap-3">
+          <a
+            href={downloadUrlOf(job.imageUrl)}
+            download="style-studio-look.jpg"
+            className={`${BUTTON.primary} col-span-2`}
+          >
             <DownloadIcon className="size-4" />
             Download image
           </a>
@@ -115,16 +119,16 @@ export function ResultView({ job, focusHeading, onTryAnother, onOpenJob }: Resul
               onClick={() => setComparing((on) => !on)}
               className={BUTTON.secondary}
             >
-              Compare with your photo
+              Compare<span className="sr-only"> with your photo</span>
             </button>
           )}
+          <CopyLink jobId={job.jobId} wide={!beforeUrl} />
+        </div>
+        <RedoActions job={job} onOpenJob={onOpenJob} className="mt-8" />
+        <div className="mt-8 border-t border-stone-200 pt-6">
           <button type="button" onClick={onTryAnother} className={BUTTON.secondary}>
             Try another look
           </button>
-        </div>
-        <div className="mt-6 space-y-6">
-          <RedoActions job={job} onOpenJob={onOpenJob} />
-          <CopyLink jobId={job.jobId} />
         </div>
       </div>
     </section>

@@ -379,7 +379,7 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
       await failing?.stop();
     });
 
-    it("shows the job's error, and Try again keeps the chosen photos", async () => {
+    it("shows the job's error, and going back to the form keeps the chosen photos", async () => {
       const studio = await openStudio(failing.url);
       await studio.fillForm(person, garment, "Job interview");
       await studio.submit.click();
@@ -390,7 +390,7 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
       expect(await view.textContent()).toContain("Trying on the garment");
       await studio.screenshot("07-failure");
 
-      await view.getByRole("button", { name: "Try again" }).click();
+      await view.getByRole("button", { name: "Change photos or occasion" }).click();
       await studio.waitForView("form");
       expect(studio.page.url()).toBe(`${failing.url}/`);
       expect(await studio.picker("human_image").getByTestId("picker-preview").count()).toBe(1);
