@@ -265,6 +265,36 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
     expect(await picker.getByTestId("picker-preview").count()).toBe(0);
   });
 
+  it("refuses an iPhone's HEIC photo before uploading it, naming the format and what to do", async () => {
+    const studio = await openStudio(app.url);
+    const uploads: string[] = [];
+    studio.page.on("request", (request) => {
+      if (request.method() === "POST") uploads.push(request.url());
+    });
+    // The first bytes of a HEIC photo, with no type: some browsers give none for HEIC.
+    const ftyp = Buffer.from("\0\0\0\x18ftypheic\0\0\0\0mif1heic", "latin1");
+    await studio.personInput.setInputFiles({
+      name: "IMG_0042.HEIC",
+      mimeType: "",
+      buffer: Buffer.concat([ftyp, Buffer.alloc(2048)]),
+    });
+    const error = studio.picker("human_image").getByTestId("picker-error");
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(
+      /^“IMG_0042\.HEIC” is a HEIC photo \(the format iPhones save in\), which we can’t read\. Please choose a JPEG, PNG or WebP version/,
+    );
+    expect(uploads).toEqual([]);
+  });
+
+  it("takes the person's photo with the camera, as well as from a file", async () => {
+    const studio = await openStudio(app.url);
+    const camera = studio.picker("human_image").getByTestId("camera-input");
+    expect(await camera.getAttribute("capture")).toBe("user");
+    await camera.setInputFiles(person);
+    await studio.picker("human_image").getByTestId("picker-preview").waitFor();
+    expect(await studio.picker("garment_image").getByTestId("camera-input").count()).toBe(0);
+  });
+
   it("takes a photo dragged and dropped onto a picker", async () => {
     const studio = await openStudio(app.url);
     const dataTransfer = await studio.page.evaluateHandle(
