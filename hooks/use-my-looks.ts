@@ -1,6 +1,6 @@
 "use client";
 
-import { useCallback, useEffect, useState } from "react";
+import { useEffect, useState } from "react";
 import { z } from "zod";
 import { MAX_POLL_MS, type PublicJob, publicJobSchema } from "@/lib/public-job";
 
@@ -11,8 +11,6 @@ export interface MyLooks {
   looks: PublicJob[] | null;
   /** The last fetch failed: the list shown (if any) may be stale. */
   failed: boolean;
-  /** Fetch again now (after a start, cancel or redo). */
-  refresh(): void;
 }
 
 function inProgress(job: PublicJob): boolean {
@@ -21,18 +19,16 @@ function inProgress(job: PublicJob): boolean {
 
 /**
  * The owner's looks from `GET /api/generation/jobs` (the owner cookie says whose). Fetched on mount,
- * whenever `key` changes (the page opened or finished a look), and every MAX_POLL_MS while one of them
- * is still in progress and the tab is visible; one request at a time, nothing left behind on unmount.
+ * whenever `key` changes (the page opened a look, or the one shown changed status: a start, a cancel,
+ * a redo), and every MAX_POLL_MS while one of them is still in progress and the tab is visible; one
+ * request at a time, nothing left behind on unmount.
  */
 export function useMyLooks(key: string): MyLooks {
   const [state, setState] = useState<{ looks: PublicJob[] | null; failed: boolean }>({
     looks: null,
     failed: false,
   });
-  const [nudge, setNudge] = useState(0);
-  const refresh = useCallback(() => setNudge((count) => count + 1), []);
-
-  // biome-ignore lint/correctness/useExhaustiveDependencies: key and nudge are what make it fetch again.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new key is what makes it fetch again.
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -71,7 +67,7 @@ export function useMyLooks(key: string): MyLooks {
       controller.abort();
       document.removeEventListener("visibilitychange", onVisibilityChange);
     };
-  }, [key, nudge]);
+  }, [key]);
 
-  return { ...state, refresh };
+  return state;
 }
