@@ -37,7 +37,7 @@ export function FailureView({
       ? "Change photos or occasion"
       : "Try again";
   return (
-    <section data-testid="failure-view" className="mx-auto max-w-xl">
+    <section data-testid="failure-view" data-job={job.jobId} className="mx-auto max-w-xl">
       <span className="flex size-11 items-center justify-center rounded-full bg-red-50 text-red-700 ring-1 ring-red-200">
         <AlertIcon className="size-5" />
       </span>

@@ -428,5 +428,23 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
       expect(await studio.occasion.inputValue()).toBe("Job interview");
       expect(await studio.submit.isEnabled()).toBe(true);
     });
+
+    it("offers its owner a redo of the step that failed, as a new look starting at that step", async () => {
+      const studio = await openStudio(failing.url);
+      await studio.fillForm(person, garment, "Date night");
+      await studio.submit.click();
+      const view = await studio.waitForView("failure", FLOW_TIMEOUT_MS);
+      const source = new URL(studio.page.url()).searchParams.get("job");
+      expect(await view.getByTestId("failure-advice").textContent()).toMatch(/again/i);
+
+      await view.getByRole("button", { name: "Retry “Trying on the garment”" }).click();
+      await expect.poll(() => new URL(studio.page.url()).searchParams.get("job")).not.toBe(source);
+      const redone = new URL(studio.page.url()).searchParams.get("job");
+      // The offline studio fails the try-on every time: the new look stops at that same step.
+      const again = studio.page.locator(`[data-testid="failure-view"][data-job="${redone}"]`);
+      await again.waitFor({ timeout: FLOW_TIMEOUT_MS });
+      expect(await again.textContent()).toContain("Trying on the garment");
+      expect(await again.textContent()).toContain("Date night");
+    });
   });
 });
