@@ -7,10 +7,8 @@ import { MAX_POLL_MS, type PublicJob, publicJobSchema } from "@/lib/public-job";
 const myLooksSchema = z.object({ jobs: z.array(publicJobSchema) });
 
 export interface MyLooks {
-  /** This browser's looks, newest first; null until the first answer. */
+  /** This browser's looks, newest first; null until the first answer (a failed fetch keeps the last). */
   looks: PublicJob[] | null;
-  /** The last fetch failed: the list shown (if any) may be stale. */
-  failed: boolean;
 }
 
 function inProgress(job: PublicJob): boolean {
@@ -24,10 +22,7 @@ function inProgress(job: PublicJob): boolean {
  * request at a time, nothing left behind on unmount.
  */
 export function useMyLooks(key: string): MyLooks {
-  const [state, setState] = useState<{ looks: PublicJob[] | null; failed: boolean }>({
-    looks: null,
-    failed: false,
-  });
+  const [looks, setLooks] = useState<PublicJob[] | null>(null);
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new key is what makes it fetch again.
   useEffect(() => {
     let stopped = false;
@@ -39,21 +34,21 @@ export function useMyLooks(key: string): MyLooks {
       timer = undefined;
       if (document.hidden || loading) return;
       loading = true;
-      let looks: PublicJob[] | null = null;
+      let answer: PublicJob[] | null = null;
       try {
         const response = await fetch("/api/generation/jobs", {
           cache: "no-store",
           signal: controller.signal,
         });
         const parsed = myLooksSchema.safeParse(await response.json().catch(() => null));
-        if (response.ok && parsed.success) looks = parsed.data.jobs;
+        if (response.ok && parsed.success) answer = parsed.data.jobs;
       } catch {
         // Offline or aborted: keep what is shown.
       }
       loading = false;
       if (stopped) return;
-      setState((previous) => (looks ? { looks, failed: false } : { ...previous, failed: true }));
-      if (looks?.some(inProgress)) timer = setTimeout(load, MAX_POLL_MS);
+      if (answer) setLooks(answer);
+      if (answer?.some(inProgress)) timer = setTimeout(load, MAX_POLL_MS);
     };
 
     const onVisibilityChange = () => {
@@ -69,5 +64,5 @@ export function useMyLooks(key: string): MyLooks {
     };
   }, [key]);
 
-  return state;
+  return { looks };
 }
