@@ -28,6 +28,8 @@ export function useMyLooks(key: string): MyLooks {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let loading = false;
+    // A failed fetch is tried again only while a look was known to be running (its card should move).
+    let running = false;
     const controller = new AbortController();
 
     const load = async () => {
@@ -47,8 +49,11 @@ export function useMyLooks(key: string): MyLooks {
       }
       loading = false;
       if (stopped) return;
-      if (answer) setLooks(answer);
-      if (answer?.some(inProgress)) timer = setTimeout(load, MAX_POLL_MS);
+      if (answer) {
+        setLooks(answer);
+        running = answer.some(inProgress);
+      }
+      if (running) timer = setTimeout(load, MAX_POLL_MS);
     };
 
     const onVisibilityChange = () => {
