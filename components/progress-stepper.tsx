@@ -19,7 +19,7 @@ export function ProgressStepper({ current }: ProgressStepperProps) {
             data-state={state}
             className={`flex items-center gap-3 rounded-xl px-3 py-2.5 text-sm transition-colors ${
               state === "current" ? "bg-stone-100 font-medium text-stone-900" : ""
-            } ${state === "done" ? "text-stone-700" : ""} ${state === "upcoming" ? "text-stone-400" : ""}`}
+            } ${state === "done" ? "text-stone-700" : ""} ${state === "upcoming" ? "text-stone-500" : ""}`}
           >
             <span
               aria-hidden="true"

@@ -1,9 +1,9 @@
 "use client";
 
-import { useState } from "react";
 import { CancelLook } from "@/components/cancel-look";
 import { AlertIcon } from "@/components/icons";
 import { formatElapsed } from "@/components/job-steps";
+import { LookProgress } from "@/components/look-progress";
 import { ProgressStepper } from "@/components/progress-stepper";
 import { ViewHeading } from "@/components/view-heading";
 import { useNow } from "@/hooks/use-now";
@@ -22,11 +22,7 @@ interface ProgressViewProps {
   onCancelled(job: PublicJob): void;
 }
 
-/** Share of a step's width the bar creeps through while the step runs: it never claims a step is done. */
-const CREEP_SHARE = 0.85;
-const CREEP_TIME_CONSTANT_MS = 12_000;
-
-/** The waiting view: the stepper, the server's message, elapsed time and a progress bar. */
+/** The waiting view: the stepper, the server's message, elapsed time, a progress bar and the time left. */
 export function ProgressView({
   job,
   reconnecting,
@@ -37,14 +33,8 @@ export function ProgressView({
 }: ProgressViewProps) {
   const now = useNow(1_000);
   const current = job ? (stepIndexOfStatus(job.status) ?? 0) : 0;
-  // When this browser first saw the running step, so the bar can creep within it.
-  const [seen, setSeen] = useState({ current, at: now });
-  if (seen.current !== current) setSeen({ current, at: now });
-
   const createdAt = job ? Date.parse(job.createdAt) : null;
   const elapsedMs = createdAt === null ? 0 : now + clockOffsetMs - createdAt;
-  const creep = CREEP_SHARE * (1 - Math.exp(-Math.max(0, now - seen.at) / CREEP_TIME_CONSTANT_MS));
-  const percent = Math.min(100, ((current + creep) / STEPS.length) * 100);
   const stepNumber = Math.min(current + 1, STEPS.length);
   const label = STEPS[current]?.progressLabel ?? "Starting";
 
@@ -72,20 +62,11 @@ export function ProgressView({
             <span data-testid="elapsed">{formatElapsed(elapsedMs)}</span>
           </p>
         </div>
-        <div
-          role="progressbar"
-          aria-label="Progress"
-          aria-valuemin={0}
-          aria-valuemax={STEPS.length}
-          aria-valuenow={current}
-          aria-valuetext={`Step ${stepNumber} of ${STEPS.length}: ${label}`}
-          className="mt-3 h-2 overflow-hidden rounded-full bg-stone-100"
-        >
-          <div
-            className="h-full rounded-full bg-orange-800 transition-[width] duration-1000 ease-linear motion-reduce:transition-none"
-            style={{ width: `${percent}%` }}
-          />
-        </div>
+        <LookProgress
+          job={job}
+          clockOffsetMs={clockOffsetMs}
+          stepText={`Step ${stepNumber} of ${STEPS.length}: ${label}`}
+        />
 
         <div className="mt-6">
           <ProgressStepper current={current} />

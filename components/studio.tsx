@@ -10,7 +10,8 @@ import { ResultView } from "@/components/result-view";
 import { preloadDirectUploads, startLook } from "@/components/start-look";
 import { announcementOf, studioViewOf } from "@/components/studio-view";
 import { useImageFile } from "@/hooks/use-image-file";
-import { type JobPolling, useJobPolling } from "@/hooks/use-job-polling";
+import type { JobPolling } from "@/hooks/use-job-polling";
+import { useJobUpdates } from "@/hooks/use-job-updates";
 import { useMyLooks } from "@/hooks/use-my-looks";
 import type { PublicJob } from "@/lib/public-job";
 
@@ -34,13 +35,13 @@ export function Studio({ initialJobId, directUploads }: StudioProps) {
   const [uploadFraction, setUploadFraction] = useState<number | null>(null);
   const [startError, setStartError] = useState<string | null>(null);
   const uploadAbort = useRef<AbortController | null>(null);
-  const polled = useJobPolling(jobId);
-  // An owner's action answers with the job's new view (a cancel): shown at once, until polling catches up.
+  const updates = useJobUpdates(jobId);
+  // An owner's action answers with the job's new view (a cancel): shown at once, until updates catch up.
   const [answered, setAnswered] = useState<PublicJob | null>(null);
   const polling: JobPolling =
-    answered && answered.jobId === jobId && polled.job?.status !== answered.status
-      ? { ...polled, job: answered }
-      : polled;
+    answered && answered.jobId === jobId && updates.job?.status !== answered.status
+      ? { ...updates, job: answered }
+      : updates;
   const view = studioViewOf(jobId, polling);
   const myLooks = useMyLooks(`${jobId}:${polling.job?.status ?? ""}`);
 

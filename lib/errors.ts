@@ -26,6 +26,7 @@ const STATUS_BY_CODE = {
   method_not_allowed: 405,
   upload_timeout: 408,
   idempotency_key_in_use: 409,
+  redo_source_incomplete: 409,
   file_too_large: 413,
   request_too_large: 413,
   unsupported_media_type: 415,

@@ -1,6 +1,7 @@
 import { after } from "next/server";
 import { type AdvanceDeps, type AdvanceOptions, advance } from "@/lib/jobs/advance";
 import { logEvent } from "@/lib/log";
+import { signalJob } from "@/lib/streams/job-signals";
 import { invocationStopBy, SHORT_ROUTE_MAX_DURATION_S } from "@/lib/time-budget";
 import { withinBudget } from "@/lib/within-budget";
 
@@ -39,6 +40,8 @@ export async function nudgeJob(
     const { count } = await deps.store.hit(`nudge:${jobId}`, NUDGE_WINDOW_MS);
     const ignoreSchedule = count <= NUDGES_PER_WINDOW;
     const job = await advance(jobId, deps, { ignoreSchedule, foundTask, watcher: "callback", stopBy });
+    // An open event stream on this instance sends the news now, rather than at its next re-read.
+    signalJob(jobId);
     logEvent("callback.nudged", {
       ...fields,
       jobId,

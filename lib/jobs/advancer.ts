@@ -1,6 +1,7 @@
 import { StoreUnavailableError } from "@/lib/failures";
 import type { AdvanceDeps, AdvanceOptions } from "@/lib/jobs/advance";
 import { MAX_BLIND_REPEATS_PER_STEP, unknownTwiceMessage } from "@/lib/jobs/create-budget";
+import { errorCodeOf } from "@/lib/jobs/error-code";
 import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
 import type { Lease } from "@/lib/jobs/lease";
 import { isOverdue, PIPELINE, type Step, type StepScope } from "@/lib/jobs/pipeline";
@@ -61,7 +62,7 @@ export class Advancer {
       if (isTerminal(job.status)) return job;
       const step = this.pipeline[job.stepIndex];
       if (!step || !job.current)
-        return this.commit(failJob(job, "Something went wrong on our side. Please try again."));
+        return this.commit(failJob(job, "Something went wrong on our side. Please try again.", "internal"));
       if (isPaused(job)) {
         if (this.options.watcher !== "person") return job;
         logEvent("step.resumed", { jobId: job.id, step: step.name });
@@ -136,7 +137,7 @@ export class Advancer {
     const taskId = job.current?.taskId ?? null;
     logEvent("step.timed_out", { jobId: job.id, step: step.name, taskId });
     const failed = await this.commit(
-      failJob(job, `${step.label} took too long and was stopped. Please try again.`),
+      failJob(job, `${step.label} took too long and was stopped. Please try again.`, "timed_out"),
     );
     if (taskId) await this.cancelQuietly(job, step, taskId, "timed_out");
     return failed;
@@ -188,18 +189,24 @@ export class Advancer {
       logEvent("step.task_missing", { jobId: job.id, step: step.name, taskId: current?.taskId ?? null });
       retryPhase = "task";
     } else if (phase !== "missing" && failure.kind === "permanent") {
-      return this.commit(failJob(job, failure.message));
+      return this.commit(failJob(job, failure.message, errorCodeOf(failure)));
     }
     // The step's second create with an unknown outcome, and no lookup to settle it: never a third.
     const blind = phase === "submit" && !step.provider(this.deps.providers).canFindTasks;
     if (blind && (current?.unknownOutcomes ?? 0) + 1 > MAX_BLIND_REPEATS_PER_STEP) {
       logEvent("step.unknown_twice", { jobId: job.id, step: step.name });
-      return this.commit(failJob(countUnknownOutcome(job), unknownTwiceMessage(step)));
+      return this.commit(
+        failJob(countUnknownOutcome(job), unknownTwiceMessage(step), "provider_unavailable"),
+      );
     }
     if (isOverdue(job, step, this.now())) return this.timeOut(job, step);
     if (failures >= step.retry.maxFailures) {
       return this.commit(
-        failJob(job, `${failure.message} We tried ${failures} times; please try again later.`),
+        failJob(
+          job,
+          `${failure.message} We tried ${failures} times; please try again later.`,
+          "provider_unavailable",
+        ),
       );
     }
     const at = this.now() + retryDelayMs(step.retry, failures, failure.retryAfterMs);

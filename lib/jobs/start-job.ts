@@ -74,59 +74,98 @@ async function normalizePhotos(photos: StartPhotos): Promise<StartPhotos> {
   return { person, garment };
 }
 
-function newJob(jobId: string, occasion: string, inputs: StoredJob["inputs"], ownerHash: string): StoredJob {
+/** The fields of a new job that its seed decides; the rest is the same for every new job. */
+export interface SeedFields {
+  occasion: string;
+  inputs: StoredJob["inputs"];
+  /** Outputs of the steps before `stepIndex` (a redo's copies); empty for a fresh start. */
+  artifacts: StoredJob["artifacts"];
+  /** The first step to run. */
+  stepIndex: number;
+  consent: StoredJob["consent"];
+  redo: StoredJob["redo"];
+}
+
+/** Stores one file of the new job, under `<jobId>/`; every file it stores is undone if the start is refused. */
+export type PutFile = (name: string, bytes: Buffer, contentType: string) => Promise<BlobRef>;
+
+/**
+ * What a new look is made from: the photos of a start, or a source look's inputs and outputs (a
+ * redo, lib/jobs/redo-job.ts). `build` runs only once the start is allowed (limits passed).
+ */
+export interface JobSeed {
+  /** Equal requests have equal fingerprints: what a reused Idempotency-Key is compared on. */
+  fingerprint: string;
+  build(put: PutFile): Promise<SeedFields>;
+}
+
+function newJob(jobId: string, fields: SeedFields, ownerHash: string): StoredJob {
   const now = Date.now();
   return {
     id: jobId,
     version: 0,
-    status: PIPELINE[0]?.status ?? "pending",
-    stepIndex: 0,
+    status: PIPELINE[fields.stepIndex]?.status ?? "pending",
+    stepIndex: fields.stepIndex,
     current: freshStep(now),
-    occasion,
-    inputs,
-    artifacts: {},
+    occasion: fields.occasion,
+    inputs: fields.inputs,
+    artifacts: fields.artifacts,
     error: null,
     nextCheckAt: 0,
     creates: 0,
     watchedAt: now,
     ownerHash,
-    consent: null,
+    consent: fields.consent,
     errorCode: null,
-    redo: null,
+    redo: fields.redo,
     createdAt: now,
     updatedAt: now,
   };
 }
 
-/** Normalises and stores the photos, then creates the job under the start's guards. */
+/** The seed of a start: its photos, normalised and stored as the new job's inputs. */
+export function photoSeed(start: StartRequest): JobSeed {
+  return {
+    fingerprint: start.fingerprint,
+    async build(put) {
+      const photos = await normalizePhotos(await start.photos());
+      return {
+        occasion: start.occasion,
+        inputs: {
+          person: await put("person", photos.person, "image/jpeg"),
+          garment: await put("garment", photos.garment, "image/jpeg"),
+        },
+        artifacts: {},
+        stepIndex: 0,
+        consent: null,
+        redo: null,
+      };
+    },
+  };
+}
+
+const EXTENSION_BY_TYPE: Record<string, string> = { "image/png": "png", "image/webp": "webp" };
+
+/** Builds the seed's record (its files under `<jobId>/`), then creates the job under the start's guards. */
 async function createJob(
   deps: StartDeps,
   jobId: string,
-  start: StartRequest,
+  seed: JobSeed,
   reservation: Reservation,
   ownerHash: string,
 ): Promise<void> {
-  const photos = await normalizePhotos(await start.photos());
   const suffix = randomBytes(6).toString("hex");
   const stored: BlobRef[] = [];
-  const storeImage = async (name: string, bytes: Buffer) => {
-    const ref = await deps.blobs.put(`${jobId}/${name}-${suffix}.jpg`, bytes, "image/jpeg");
+  const put: PutFile = async (name, bytes, contentType) => {
+    const extension = EXTENSION_BY_TYPE[contentType] ?? "jpg";
+    const ref = await deps.blobs.put(`${jobId}/${name}-${suffix}.${extension}`, bytes, contentType);
     stored.push(ref);
     return ref;
   };
   try {
-    const inputs = {
-      person: await storeImage("person", photos.person),
-      garment: await storeImage("garment", photos.garment),
-    };
+    const fields = await seed.build(put);
     const guards: StartGuards = { reservation, budget: dailyBudget(deps), indexHoldMs: INDEX_HOLD_MS };
-    await createConfirmed(
-      deps,
-      newJob(jobId, start.occasion, inputs, ownerHash),
-      activeJobCap(deps),
-      guards,
-      stored,
-    );
+    await createConfirmed(deps, newJob(jobId, fields, ownerHash), activeJobCap(deps), guards, stored);
   } catch (error) {
     // A refused start leaves nothing behind, but the photos of a job that may exist stay.
     if (!(error instanceof CreateOutcomeUnknownError)) {
@@ -142,14 +181,18 @@ async function createJob(
  * normalises and stores the photos and creates the job in `pending`. A refused start writes
  * nothing (and frees its key for a retry); the caller starts the first step.
  */
-export async function startJob(
-  deps: StartDeps,
-  start: StartRequest,
-  client: StartClient,
-): Promise<StartedJob> {
+export function startJob(deps: StartDeps, start: StartRequest, client: StartClient): Promise<StartedJob> {
+  return startSeeded(deps, photoSeed(start), client);
+}
+
+/**
+ * Starts a look from any seed, held to exactly what a start is held to (Idempotency-Key, rate
+ * limit, daily budget, in-progress cap), all before the seed builds anything.
+ */
+export async function startSeeded(deps: StartDeps, seed: JobSeed, client: StartClient): Promise<StartedJob> {
   refuseWithoutStore(deps);
   const jobId = randomUUID();
-  const reserved = await reserveStart(deps, jobId, client.idempotencyKey, start.fingerprint);
+  const reserved = await reserveStart(deps, jobId, client.idempotencyKey, seed.fingerprint);
   if ("replayOf" in reserved) {
     logEvent("start.replayed", { jobId: reserved.replayOf });
     return { jobId: reserved.replayOf, replayed: true };
@@ -158,7 +201,7 @@ export async function startJob(
   try {
     await enforceStartRateLimit(deps, client.key);
     await refuseWhenFull(deps);
-    await createJob(deps, jobId, start, reservation, client.ownerHash);
+    await createJob(deps, jobId, seed, reservation, client.ownerHash);
   } catch (error) {
     if (!(error instanceof CreateOutcomeUnknownError)) {
       await deps.store.releaseStart(reservation.id, reservation.token).catch(() => undefined);

@@ -105,7 +105,8 @@ export async function submitStep(advancer: Advancer, job: StoredJob, step: Step)
       creates: job.current?.creates,
       jobCreates: job.creates,
     });
-    return advancer.commit(failJob(job, refusal));
+    // The caps only stop a step whose vendor kept failing: try again later.
+    return advancer.commit(failJob(job, refusal, "provider_unavailable"));
   }
   if (
     mustPause(job, step.name, advancer.options.watcher, advancer.deps.carriers ?? NO_CARRIERS, advancer.now())
@@ -118,7 +119,7 @@ export async function submitStep(advancer: Advancer, job: StoredJob, step: Step)
     const fields = { jobId: job.id, step: step.name, provider: provider.name };
     if ((job.current?.unknownOutcomes ?? 0) > MAX_BLIND_REPEATS_PER_STEP) {
       logEvent("step.unknown_twice", fields);
-      return advancer.commit(failJob(job, unknownTwiceMessage(step)));
+      return advancer.commit(failJob(job, unknownTwiceMessage(step), "provider_unavailable"));
     }
     const reason =
       lookupFailure === null

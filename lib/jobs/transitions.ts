@@ -132,7 +132,7 @@ export function completeStep(
 }
 
 /** `code`: why, for machines (lib/job-errors.ts); `message`: the sentence a person reads. */
-export function failJob(job: StoredJob, message: string, code: JobErrorCode = "internal"): StoredJob {
+export function failJob(job: StoredJob, message: string, code: JobErrorCode): StoredJob {
   return { ...job, status: "failed", error: message, errorCode: code, nextCheckAt: 0 };
 }
 

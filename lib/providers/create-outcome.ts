@@ -72,6 +72,7 @@ export function withOutcome(error: ProviderError, outcome: CreateOutcome): Provi
     retryAfterMs: error.retryAfterMs,
     taskMissing: error.taskMissing,
     httpStatus: error.httpStatus,
+    reason: error.reason,
     outcome,
     cause: error,
   });

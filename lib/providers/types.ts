@@ -23,6 +23,14 @@ export type ProviderErrorKind = "transient" | "permanent";
 export type CreateOutcome = "not_created" | "unknown";
 
 /**
+ * What a final failure says a person can do, where the vendor's documented answer tells:
+ * `content_policy` (the vendor's safety rules refused the content), `unusable_photo` (a photo
+ * cannot be used: unreadable, no face found), `unavailable` (the vendor will not serve us: auth,
+ * no credit, model gone). The engine maps it to the job's errorCode (lib/jobs/error-code.ts).
+ */
+export type ProviderFailureReason = "content_policy" | "unusable_photo" | "unavailable";
+
+/**
  * A provider failure. `message` is shown to the person; `detail` (the raw vendor answer) goes to the log only.
  */
 export class ProviderError extends Error {
@@ -35,6 +43,8 @@ export class ProviderError extends Error {
   readonly taskMissing: boolean;
   /** The vendor's HTTP status when it answered with one: adapters branch on it (a 404), the engine does not. */
   readonly httpStatus: number | undefined;
+  /** Why, for machines, where the vendor's answer says so; undefined: nothing more is known. */
+  readonly reason: ProviderFailureReason | undefined;
 
   constructor(
     kind: ProviderErrorKind,
@@ -45,6 +55,7 @@ export class ProviderError extends Error {
       outcome?: CreateOutcome;
       taskMissing?: boolean;
       httpStatus?: number;
+      reason?: ProviderFailureReason;
       cause?: unknown;
     } = {},
   ) {
@@ -56,6 +67,7 @@ export class ProviderError extends Error {
     this.outcome = options.outcome;
     this.taskMissing = options.taskMissing ?? false;
     this.httpStatus = options.httpStatus;
+    this.reason = options.reason;
   }
 }
 

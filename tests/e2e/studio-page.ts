@@ -1,8 +1,16 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import type { BrowserContext, Locator, Page } from "playwright-core";
+import type { BrowserContext, Locator, Page, Request } from "playwright-core";
 
 export const SCREENSHOT_DIR = path.resolve(import.meta.dirname, "../../test-results/screenshots");
+
+const EVENTS_PATH = "/api/generation/events";
+
+/**
+ * How a test breaks the page's event stream: `error` answers 503 JSON (a server or proxy error),
+ * `silent` never answers (a proxy that buffers the stream and so holds back its first event).
+ */
+export type StreamFault = "error" | "silent";
 
 export type ViewName = "form" | "progress" | "result" | "failure" | "missing-job";
 
@@ -18,6 +26,10 @@ export class StudioPage {
   readonly errors: string[] = [];
   /** Every status poll the page sent, in order. */
   readonly statusRequests: string[] = [];
+  /** Every event-stream connection the page opened, in order. */
+  readonly eventRequests: string[] = [];
+  /** Event-stream connections that ended on the page's side (closed, or cut). */
+  eventStreamsEnded = 0;
   allowedErrors: RegExp[] = [];
 
   private constructor(readonly page: Page) {
@@ -27,13 +39,32 @@ export class StudioPage {
     page.on("pageerror", (error) => this.recordError(`pageerror: ${error.message}`));
     page.on("request", (request) => {
       if (request.url().includes("/api/generation/status")) this.statusRequests.push(request.url());
+      if (request.url().includes(EVENTS_PATH)) this.eventRequests.push(request.url());
     });
+    const countEnded = (request: Request) => {
+      if (request.url().includes(EVENTS_PATH)) this.eventStreamsEnded++;
+    };
+    page.on("requestfailed", countEnded);
+    page.on("requestfinished", countEnded);
   }
 
   static async open(context: BrowserContext, url: string): Promise<StudioPage> {
     const studio = new StudioPage(await context.newPage());
     await studio.page.goto(url);
     return studio;
+  }
+
+  /** Makes every later event-stream connection fail as `fault` says; the page must poll instead. */
+  async breakEventStream(fault: StreamFault): Promise<void> {
+    await this.page.route(`**${EVENTS_PATH}**`, (route) =>
+      fault === "error"
+        ? route.fulfill({
+            status: 503,
+            contentType: "application/json",
+            body: JSON.stringify({ error: "Unavailable.", code: "store_unavailable" }),
+          })
+        : new Promise<void>(() => {}),
+    );
   }
 
   private recordError(text: string): void {

@@ -2,8 +2,9 @@ import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type AppServer, startApp } from "../support/app-server";
 import { garmentPhoto, personPhoto } from "../support/images";
+import { expectNoAxeViolations } from "./axe";
 import { type Browser, chromiumAvailable, launchBrowser } from "./browser";
-import { type PhotoFile, StudioPage } from "./studio-page";
+import { type PhotoFile, type StreamFault, StudioPage } from "./studio-page";
 
 // Slow enough offline steps that every progress view can be seen, reloaded and screenshotted.
 const STEP_MS = "1500";
@@ -13,6 +14,11 @@ const MOBILE = { width: 375, height: 812 };
 const STATUS_404 = /Failed to load resource: the server responded with a status of 404/;
 const STATUS_400 = /Failed to load resource: the server responded with a status of 400/;
 const OFFLINE = /Failed to load resource: net::ERR_INTERNET_DISCONNECTED/;
+/** What Chromium logs when an EventSource gets an answer that is not a stream (a test's broken stream). */
+const NOT_A_STREAM = [
+  /Failed to load resource: the server responded with a status of 503/,
+  /EventSource's response has a MIME type/,
+];
 
 let person: PhotoFile;
 let garment: PhotoFile;
@@ -66,6 +72,7 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
       "Add your photo, a garment photo and the occasion to continue.",
     );
     await studio.screenshot("01-form-empty");
+    await expectNoAxeViolations(studio.page);
 
     await studio.choosePhotos(person, garment);
     expect(await studio.page.getByTestId("submit-reason").textContent()).toBe(
@@ -115,7 +122,9 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
     expect(await studio.page.getByTestId("announcer").textContent()).toBe("Step 2 of 4: Styling your look.");
     expect(await studio.page.locator('[aria-current="step"]').textContent()).toContain("Styling your look");
     await expect.poll(() => studio.page.getByTestId("elapsed").textContent()).toMatch(/^0:0[1-9]$/);
+    await studio.page.getByTestId("look-progress").waitFor();
     await studio.screenshot("04-progress");
+    await expectNoAxeViolations(studio.page);
 
     await expectResult(studio);
     const result = studio.view("result");
@@ -129,11 +138,15 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
       await result.getByTestId("result-image").getAttribute("src"),
     );
     await studio.screenshot("06-result");
+    await expectNoAxeViolations(studio.page);
 
-    // Polling stops once the job is finished.
-    const polls = studio.statusRequests.length;
+    // The event stream carried the look: not one status poll, and nothing more once it finished.
+    expect(studio.statusRequests).toEqual([]);
+    expect(studio.eventRequests.length).toBeGreaterThanOrEqual(1);
+    const streams = studio.eventRequests.length;
     await studio.page.waitForTimeout(2_500);
-    expect(studio.statusRequests.length).toBe(polls);
+    expect(studio.eventRequests.length).toBe(streams);
+    expect(studio.statusRequests).toEqual([]);
 
     await result.getByRole("button", { name: "Try another look" }).click();
     await studio.waitForView("form");
@@ -163,35 +176,79 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
     await expectResult(shared);
   });
 
-  it("pauses polling while the tab is hidden and resumes when it is visible", async () => {
+  /** Makes the page believe its tab is hidden (true) or visible again (false). */
+  async function setHidden(studio: StudioPage, hidden: boolean): Promise<void> {
+    await studio.page.evaluate((hide) => {
+      if (hide) {
+        Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+      } else {
+        // Removing the overrides restores the real getters on Document.prototype.
+        Reflect.deleteProperty(document, "hidden");
+        Reflect.deleteProperty(document, "visibilityState");
+      }
+      document.dispatchEvent(new Event("visibilitychange"));
+    }, hidden);
+  }
+
+  it("closes the event stream while the tab is hidden and reopens it when it is visible", async () => {
     const studio = await openStudio(app.url);
     await studio.fillForm(person, garment);
     await studio.submit.click();
     await expect.poll(() => studio.progressStatus(), { timeout: 20_000 }).toBe("pending");
+    expect(studio.eventRequests.length).toBe(1);
 
-    await studio.page.evaluate(() => {
-      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
-      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
-      document.dispatchEvent(new Event("visibilitychange"));
-    });
+    await setHidden(studio, true);
+    await expect.poll(() => studio.eventStreamsEnded).toBe(1);
+    await studio.page.waitForTimeout(3_000);
+    expect(studio.eventRequests.length).toBe(1);
+
+    await setHidden(studio, false);
+    await expectResult(studio);
+    expect(studio.eventRequests.length).toBe(2);
+    expect(studio.statusRequests).toEqual([]);
+  });
+
+  it("pauses polling while the tab is hidden and resumes when it is visible", async () => {
+    const studio = await openStudio(app.url, undefined, NOT_A_STREAM);
+    await studio.breakEventStream("error");
+    await studio.fillForm(person, garment);
+    await studio.submit.click();
+    await expect.poll(() => studio.progressStatus(), { timeout: 20_000 }).toBe("pending");
+
+    await setHidden(studio, true);
     await studio.page.waitForTimeout(1_000); // a poll already in flight may still land
     const polls = studio.statusRequests.length;
     await studio.page.waitForTimeout(4_000);
     expect(studio.statusRequests.length).toBe(polls);
 
-    await studio.page.evaluate(() => {
-      // Removing the overrides restores the real getters on Document.prototype.
-      Reflect.deleteProperty(document, "hidden");
-      Reflect.deleteProperty(document, "visibilityState");
-      document.dispatchEvent(new Event("visibilitychange"));
-    });
+    await setHidden(studio, false);
     await expectResult(studio);
     expect(studio.statusRequests.length).toBeGreaterThan(polls);
   });
 
+  for (const fault of ["error", "silent"] satisfies StreamFault[]) {
+    it(`completes a look by polling when the event stream ${fault === "error" ? "fails" : "never answers (a buffering proxy)"}`, async () => {
+      const studio = await openStudio(app.url, undefined, NOT_A_STREAM);
+      await studio.breakEventStream(fault);
+      await studio.fillForm(person, garment, "Date night");
+      await studio.submit.click();
+      await studio.waitForView("progress");
+      await expectResult(studio);
+      expect(studio.eventRequests.length).toBeGreaterThanOrEqual(1);
+      expect(studio.statusRequests.length).toBeGreaterThan(1);
+      // It falls back for good: polling alone, and it stops once the look is done.
+      const polls = studio.statusRequests.length;
+      await studio.page.waitForTimeout(2_500);
+      expect(studio.statusRequests.length).toBe(polls);
+    });
+  }
+
   it("shows Reconnecting… while the network is down and carries on afterwards", async () => {
     const studio = await openStudio(app.url);
-    studio.allowedErrors = [OFFLINE];
+    studio.allowedErrors = [OFFLINE, ...NOT_A_STREAM];
+    // On polling (the stream's fallback), whose failures show as Reconnecting….
+    await studio.breakEventStream("error");
     await studio.fillForm(person, garment, "Job interview");
     await studio.submit.click();
     await studio.waitForView("progress");
@@ -318,6 +375,7 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
     const view = await studio.waitForView("missing-job");
     expect(await view.getByRole("heading", { level: 1 }).textContent()).toBe("We can’t find that look");
     await studio.screenshot("08-missing-job");
+    await expectNoAxeViolations(studio.page);
 
     await view.getByRole("button", { name: "Start a new look" }).click();
     await studio.waitForView("form");
@@ -419,6 +477,7 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
       expect((await view.getByTestId("failure-message").textContent())?.length).toBeGreaterThan(10);
       expect(await view.textContent()).toContain("Trying on the garment");
       await studio.screenshot("07-failure");
+      await expectNoAxeViolations(studio.page);
 
       await view.getByRole("button", { name: "Change photos or occasion" }).click();
       await studio.waitForView("form");

@@ -117,6 +117,11 @@ describe.skipIf(!hasRedis)("store outage: a private Redis stopped, then frozen, 
     await redis.stop();
     const refused = await pollsDuringOutage(jobIds, 4);
     const refusedStartMs = await startDuringOutage();
+    // The event stream refuses before it opens, in the usual JSON.
+    const stream = await fetch(`${app.url}/api/generation/events?jobId=${jobIds[0]}`, {
+      signal: AbortSignal.timeout(15_000),
+    });
+    await expectApiError(stream, 503, "store_unavailable");
     const image = await fetch(`${app.url}${finished.imageUrl}`);
     expect(image.status).toBe(200);
     expect(image.headers.get("content-type")).toMatch(/^image\//);

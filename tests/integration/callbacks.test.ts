@@ -9,6 +9,7 @@ import { type AppServer, freePort, startApp } from "@/tests/support/app-server";
 import { startVendorEmulators, type VendorEmulators } from "@/tests/support/emulators";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
 import { startJobOver } from "@/tests/support/poll";
+import { jobEventsOf, readJobEvents } from "@/tests/support/sse";
 
 /**
  * Provider callbacks against the built app and the vendor emulators. Nothing here polls the status
@@ -153,6 +154,21 @@ describe("a job driven by provider callbacks alone", () => {
       token: expect.stringMatching(/^[\w-]{43}$/),
       idempotency_key: `${jobId}-faceswap-1`,
     });
+  });
+});
+
+describe("a job watched on its event stream", () => {
+  it("is woken by each verified callback on this instance: the callback routes ring the stream's bell", async () => {
+    const jobId = await startJob("Streamed with callbacks");
+    const read = await readJobEvents(app.url, jobId, { timeoutMs: 60_000 });
+    expect(jobEventsOf(read).at(-1)?.job.status).toBe("completed");
+    const closed = await eventually(
+      () => app.output.find((line) => line.includes('"stream.closed"') && line.includes(jobId)),
+      (line) => line !== undefined,
+    );
+    // Only a callback's nudge rings this job's bell here (the one stream has no sibling to ring it).
+    expect(JSON.parse(closed ?? "{}").bells).toBeGreaterThanOrEqual(1);
+    expect(nudgesLogged("kling", jobId)).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -12,13 +12,18 @@ const PUBLIC_FIELDS = [
   "status",
   "statusMessage",
   "imageUrl",
+  "personImageUrl",
   "error",
+  "errorCode",
+  "owned",
   "createdAt",
   "updatedAt",
   "occasion",
   "advice",
   "step",
   "totalSteps",
+  "progress",
+  "estimatedReadyAt",
   "pollAfterMs",
 ].sort();
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

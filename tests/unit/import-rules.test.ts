@@ -55,6 +55,14 @@ const WRONG: ReadonlyArray<{ folder: string; source: string }> = [
   { folder: "hooks", source: 'import { readFile } from "node:fs/promises";\nexport const probe = readFile;' },
   {
     folder: "hooks",
+    source: 'import { signalJob } from "@/lib/streams/job-signals";\nexport const probe = signalJob;',
+  },
+  {
+    folder: "lib/store",
+    source: 'import { signalJob } from "@/lib/streams/job-signals";\nexport const probe = signalJob;',
+  },
+  {
+    folder: "hooks",
     source: 'import { readStart } from "@/lib/intake/read-start";\nexport const probe = readStart;',
   },
 ];

@@ -44,4 +44,20 @@ describe("stopJob: a job ended from outside its advance", () => {
     expect(providers.advice.cancels).toEqual(["advice-task-1"]);
     expect((await h.read()).errorCode).toBe("cancelled");
   });
+  it("a check finding the task done while another process stops the job: nothing recorded, no next step submitted", async () => {
+    await h.createJob();
+    await h.advanceWhenDue(); // the advice task is created
+    const other = h.newProcess();
+    const check = providers.advice.check.bind(providers.advice);
+    providers.advice.check = async (taskId, ctx) => {
+      await stopJob(other, JOB_ID, CANCELLED); // lands between the read and the commit
+      return check(taskId, ctx);
+    };
+    await h.advanceWhenDue({ ignoreSchedule: true });
+    const job = await h.read();
+    expect(job).toMatchObject({ status: "failed", errorCode: "cancelled", stepIndex: 0 });
+    expect(job.artifacts.advice).toBeUndefined();
+    for (let i = 0; i < 20; i++) await h.advanceWhenDue({ ignoreSchedule: true }, other);
+    expect(allOf(providers).map((p) => p.submits.length)).toEqual([1, 0, 0, 0]);
+  });
 });

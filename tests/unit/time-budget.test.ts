@@ -18,8 +18,10 @@ const vercel = JSON.parse(readFileSync(path.join(root, "vercel.json"), "utf8")) 
 /** Every route that advances jobs, and the maxDuration it must declare. */
 const ADVANCING_ROUTES: Record<string, number> = {
   "app/api/generation/status/route.ts": POLL_ROUTE_MAX_DURATION_S,
+  "app/api/generation/events/route.ts": POLL_ROUTE_MAX_DURATION_S,
   "app/api/cron/advance/route.ts": POLL_ROUTE_MAX_DURATION_S,
   "app/api/generation/start/route.ts": SHORT_ROUTE_MAX_DURATION_S,
+  "app/api/generation/jobs/[jobId]/redo/route.ts": SHORT_ROUTE_MAX_DURATION_S,
   "app/api/generation/callback/kling/route.ts": SHORT_ROUTE_MAX_DURATION_S,
   "app/api/generation/callback/replicate/route.ts": SHORT_ROUTE_MAX_DURATION_S,
   "app/api/generation/callback/openai/route.ts": SHORT_ROUTE_MAX_DURATION_S,

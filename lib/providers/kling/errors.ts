@@ -1,5 +1,10 @@
 import { outcomeOfHttpStatus } from "@/lib/providers/create-outcome";
-import { type CreateOutcome, ProviderError, type ProviderErrorKind } from "@/lib/providers/types";
+import {
+  type CreateOutcome,
+  ProviderError,
+  type ProviderErrorKind,
+  type ProviderFailureReason,
+} from "@/lib/providers/types";
 
 /** The sentences a person reads; the vendor's own words only ever go to `detail`. */
 export const KLING_MESSAGES = {
@@ -23,13 +28,16 @@ interface CodeRule {
   sentence: string;
   /** What the code means, for the operator reading the log. */
   reason: string;
+  /** What it means for the person (ProviderError.reason), where the code says. */
+  failure?: ProviderFailureReason;
 }
 
-const rule = (kind: ProviderErrorKind, sentence: string, reason: string): CodeRule => ({
-  kind,
-  sentence,
-  reason,
-});
+const rule = (
+  kind: ProviderErrorKind,
+  sentence: string,
+  reason: string,
+  failure?: ProviderFailureReason,
+): CodeRule => ({ kind, sentence, reason, failure });
 
 /**
  * Kling's business codes, from its documented error table, as inclusive ranges; the first match wins
@@ -37,16 +45,24 @@ const rule = (kind: ProviderErrorKind, sentence: string, reason: string): CodeRu
  */
 const RULES_BY_CODE_RANGE: ReadonlyArray<readonly [number, number, CodeRule]> = [
   // 1003/1004 are first retried once with a token signed by Kling's clock (client.ts); 1000–1002 never.
-  [1003, 1003, rule("permanent", KLING_MESSAGES.unavailable, "auth token not yet valid")],
-  [1004, 1004, rule("permanent", KLING_MESSAGES.unavailable, "auth token expired")],
-  [1000, 1002, rule("permanent", KLING_MESSAGES.unavailable, "auth failed")],
-  [1100, 1100, rule("permanent", KLING_MESSAGES.unavailable, "account problem")],
-  [1101, 1102, rule("permanent", KLING_MESSAGES.unavailable, "no balance or resource pack used up")],
-  [1103, 1103, rule("permanent", KLING_MESSAGES.unavailable, "model not enabled for this account")],
+  [1003, 1003, rule("permanent", KLING_MESSAGES.unavailable, "auth token not yet valid", "unavailable")],
+  [1004, 1004, rule("permanent", KLING_MESSAGES.unavailable, "auth token expired", "unavailable")],
+  [1000, 1002, rule("permanent", KLING_MESSAGES.unavailable, "auth failed", "unavailable")],
+  [1100, 1100, rule("permanent", KLING_MESSAGES.unavailable, "account problem", "unavailable")],
+  [
+    1101,
+    1102,
+    rule("permanent", KLING_MESSAGES.unavailable, "no balance or resource pack used up", "unavailable"),
+  ],
+  [
+    1103,
+    1103,
+    rule("permanent", KLING_MESSAGES.unavailable, "model not enabled for this account", "unavailable"),
+  ],
   [1200, 1201, rule("permanent", KLING_MESSAGES.badInput, "bad request parameters")],
   [1202, 1202, rule("permanent", KLING_MESSAGES.generic, "invalid request method")],
   [1203, 1203, rule("permanent", KLING_MESSAGES.badInput, "unknown model or resource")],
-  [1300, 1301, rule("permanent", KLING_MESSAGES.contentPolicy, "content policy")],
+  [1300, 1301, rule("permanent", KLING_MESSAGES.contentPolicy, "content policy", "content_policy")],
   [1302, 1302, rule("transient", KLING_MESSAGES.busy, "rate limited")],
   [1303, 1303, rule("transient", KLING_MESSAGES.busy, "concurrency limit of the pack reached")],
   [5000, 5999, rule("transient", KLING_MESSAGES.trouble, "server error")],
@@ -58,7 +74,13 @@ export class KlingApiError extends ProviderError {
     kind: ProviderErrorKind,
     message: string,
     readonly code: number | undefined,
-    options: { detail: string; retryAfterMs?: number; outcome: CreateOutcome; httpStatus: number },
+    options: {
+      detail: string;
+      retryAfterMs?: number;
+      outcome: CreateOutcome;
+      httpStatus: number;
+      reason?: ProviderFailureReason;
+    },
   ) {
     super(kind, message, options);
     this.name = "KlingApiError";
@@ -103,14 +125,14 @@ function ruleFor(code: number | undefined, httpStatus: number): CodeRule {
   // Unknown code: a 429 or 5xx is worth retrying (capped by the step's retry policy), the rest is not.
   if (httpStatus >= 500 || httpStatus === 429) return rule("transient", KLING_MESSAGES.trouble, "unknown");
   if (httpStatus === 401 || httpStatus === 403)
-    return rule("permanent", KLING_MESSAGES.unavailable, "unknown");
+    return rule("permanent", KLING_MESSAGES.unavailable, "unknown", "unavailable");
   return rule("permanent", KLING_MESSAGES.generic, "unknown");
 }
 
 /** Turns an error answer (HTTP ≠ 200 or code ≠ 0) into the ProviderError the pipeline acts on. */
 export function errorFromAnswer(answer: KlingErrorAnswer): KlingApiError {
   const { operation, httpStatus, code, message = "", requestId } = answer;
-  const { kind, sentence, reason } = ruleFor(code, httpStatus);
+  const { kind, sentence, reason, failure } = ruleFor(code, httpStatus);
   const detail =
     `Kling ${operation}: HTTP ${httpStatus}, code ${code ?? "none"} (${reason}), ` +
     `message ${JSON.stringify(message)}, request_id ${requestId ?? "none"}` +
@@ -118,7 +140,13 @@ export function errorFromAnswer(answer: KlingErrorAnswer): KlingApiError {
   const retryAfterMs =
     kind === "transient" ? Math.max(MIN_RETRY_AFTER_MS, answer.retryAfterMs ?? 0) : undefined;
   const outcome = outcomeOf(code, httpStatus);
-  return new KlingApiError(kind, sentence, code, { detail, retryAfterMs, outcome, httpStatus });
+  return new KlingApiError(kind, sentence, code, {
+    detail,
+    retryAfterMs,
+    outcome,
+    httpStatus,
+    reason: failure,
+  });
 }
 
 /**
@@ -150,7 +178,7 @@ export function errorFromTaskFailure(
   const text = statusMessage ?? "";
   const detail = `Kling task ${taskId} failed: ${JSON.stringify(text)}`;
   if (CONTENT_POLICY_WORDS.test(text)) {
-    return new ProviderError("permanent", KLING_MESSAGES.contentPolicy, { detail });
+    return new ProviderError("permanent", KLING_MESSAGES.contentPolicy, { detail, reason: "content_policy" });
   }
   return new ProviderError("transient", KLING_MESSAGES.unfinished, {
     detail,

@@ -1,7 +1,7 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { outcomeOfHttpStatus, outcomeOfNetworkError, withOutcome } from "@/lib/providers/create-outcome";
 import { retryAfterMs } from "@/lib/providers/retry-after";
-import { type CreateOutcome, ProviderError } from "@/lib/providers/types";
+import { type CreateOutcome, ProviderError, type ProviderFailureReason } from "@/lib/providers/types";
 import type { ResponseSnapshot } from "./schemas";
 
 /** The sentences a person reads; raw vendor detail goes to the log only. */
@@ -38,11 +38,14 @@ const TRANSIENT_TASK_CODES = new Set([
   "failed_to_download_image",
 ]);
 
-type Extra = { cause?: unknown; retryAfterMs?: number; httpStatus?: number };
+type Extra = { cause?: unknown; retryAfterMs?: number; httpStatus?: number; reason?: ProviderFailureReason };
 const permanent = (message: string, detail: string, extra: Extra = {}) =>
   new ProviderError("permanent", message, { detail, ...extra });
 const transient = (message: string, detail: string, extra: Extra = {}) =>
   new ProviderError("transient", message, { detail, ...extra });
+
+/** The machine reason of each problem a code names (ProviderError.reason). */
+const REASON_OF = { content: "content_policy", badImage: "unusable_photo" } as const;
 
 /** What went wrong with a code that names a photo or content problem, if it does. */
 function codeProblem(code: string | null | undefined): "content" | "badImage" | null {
@@ -75,16 +78,17 @@ export function classifyOpenAIError(error: unknown, redact: (text: string) => st
   if (status === 429) {
     // 429 is both "slow down" and "out of credit"; only the first is worth retrying.
     if (code === "insufficient_quota" || type === "insufficient_quota") {
-      return permanent(OPENAI_MESSAGES.unavailable, detail, answered);
+      return permanent(OPENAI_MESSAGES.unavailable, detail, { ...answered, reason: "unavailable" });
     }
     return transient(OPENAI_MESSAGES.busy, detail, waited);
   }
   if (status === 401 || status === 403 || status === 404)
-    return permanent(OPENAI_MESSAGES.unavailable, detail, answered);
+    return permanent(OPENAI_MESSAGES.unavailable, detail, { ...answered, reason: "unavailable" });
   if (status === 408 || status === 409 || status >= 500)
     return transient(OPENAI_MESSAGES.hiccup, detail, waited);
   const problem = codeProblem(code);
-  return permanent(problem ? OPENAI_MESSAGES[problem] : OPENAI_MESSAGES.noAdvice, detail, answered);
+  if (!problem) return permanent(OPENAI_MESSAGES.noAdvice, detail, answered);
+  return permanent(OPENAI_MESSAGES[problem], detail, { ...answered, reason: REASON_OF[problem] });
 }
 
 /**
@@ -128,7 +132,7 @@ export function classifyResponseFailure(response: ResponseSnapshot): ProviderErr
     case "failed": {
       const detail = `openai response ${response.id} failed: ${code ?? "-"} ${response.error?.message ?? ""}`;
       const problem = codeProblem(code);
-      if (problem) return permanent(OPENAI_MESSAGES[problem], detail);
+      if (problem) return permanent(OPENAI_MESSAGES[problem], detail, { reason: REASON_OF[problem] });
       return transient(
         code === "rate_limit_exceeded" ? OPENAI_MESSAGES.busy : OPENAI_MESSAGES.hiccup,
         // Unknown codes are retried too: the step's attempt cap bounds the cost.
@@ -138,7 +142,8 @@ export function classifyResponseFailure(response: ResponseSnapshot): ProviderErr
     case "incomplete": {
       const reason = response.incomplete_details?.reason ?? "-";
       const detail = `openai response ${response.id} incomplete: ${reason}`;
-      if (reason === "content_filter") return permanent(OPENAI_MESSAGES.content, detail);
+      if (reason === "content_filter")
+        return permanent(OPENAI_MESSAGES.content, detail, { reason: "content_policy" });
       return transient(OPENAI_MESSAGES.hiccup, detail);
     }
     default:

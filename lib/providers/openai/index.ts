@@ -192,6 +192,7 @@ export function createOpenAIAdviceProvider(
 /** A server without background mode, and the in-memory fallback not enabled: say how to enable it. */
 function backgroundRefused(error: ProviderError): ProviderError {
   return new ProviderError("permanent", OPENAI_MESSAGES.unavailable, {
+    reason: "unavailable",
     detail:
       `${error.detail}; this OpenAI-compatible server rejects background mode, and ` +
       "OPENAI_PLAIN_FALLBACK is not set (see the README: OpenAI-compatible servers without background mode)",

@@ -54,11 +54,15 @@ export function classifyHttpFailure({
   }
   // 401/403: a bad token; 402: no credit on the account. Neither gets better by retrying.
   if (status === 401 || status === 402 || status === 403) {
-    return new ProviderError("permanent", REPLICATE_MESSAGES.unavailable, answered);
+    return new ProviderError("permanent", REPLICATE_MESSAGES.unavailable, {
+      ...answered,
+      reason: "unavailable",
+    });
   }
   if (status === 404) {
     return new ProviderError("permanent", REPLICATE_MESSAGES.unavailable, {
       ...answered,
+      reason: "unavailable",
       detail: `${answered.detail} (model "${model}" not found, or not runnable without a version id)`,
     });
   }
@@ -72,8 +76,8 @@ export function classifyHttpFailure({
 export function classifyPredictionError(predictionId: string, errorText: string): ProviderError {
   const detail = `replicate prediction ${predictionId} failed: ${errorText.slice(0, 500)}`;
   if (CONTENT_WORDS.test(errorText))
-    return new ProviderError("permanent", REPLICATE_MESSAGES.content, { detail });
+    return new ProviderError("permanent", REPLICATE_MESSAGES.content, { detail, reason: "content_policy" });
   if (NO_FACE_WORDS.test(errorText))
-    return new ProviderError("permanent", REPLICATE_MESSAGES.noFace, { detail });
+    return new ProviderError("permanent", REPLICATE_MESSAGES.noFace, { detail, reason: "unusable_photo" });
   return new ProviderError("transient", REPLICATE_MESSAGES.hiccup, { detail });
 }
