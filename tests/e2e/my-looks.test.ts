@@ -45,16 +45,25 @@ async function expectResult(studio: StudioPage): Promise<void> {
   await expect.poll(() => studio.resultImageWidth(), { timeout: 10_000 }).toBeGreaterThan(0);
 }
 
-/** Every status the page was told for `jobId`, in order (collected from its polls' answers). */
-function recordStatuses(studio: StudioPage): Map<string, string[]> {
-  const seen = new Map<string, string[]>();
-  studio.page.on("response", async (response) => {
-    if (!response.url().includes("/api/generation/status")) return;
-    const body = (await response.json().catch(() => null)) as { jobId?: string; status?: string } | null;
-    if (!body?.jobId || !body.status) return;
-    seen.set(body.jobId, [...(seen.get(body.jobId) ?? []), body.status]);
+/**
+ * Starts recording every status the progress view shows (its data-status), in order: the page follows
+ * a look on its event stream, so the DOM is where every status it was told can be seen.
+ */
+async function recordProgressStatuses(studio: StudioPage): Promise<() => Promise<string[]>> {
+  await studio.page.evaluate(() => {
+    const seen: string[] = [];
+    Object.assign(window, { seenStatuses: seen });
+    new MutationObserver(() => {
+      const status = document.querySelector('[data-testid="progress-view"]')?.getAttribute("data-status");
+      if (status && seen.at(-1) !== status) seen.push(status);
+    }).observe(document.body, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ["data-status"],
+    });
   });
-  return seen;
+  return () => studio.page.evaluate(() => (window as unknown as { seenStatuses: string[] }).seenStatuses);
 }
 
 async function ownerButtons(studio: StudioPage): Promise<string[]> {
@@ -172,20 +181,19 @@ describe.skipIf(!chromiumAvailable())(
 
     it("redoes the try-on from the result view: a new look that starts at the try-on", async () => {
       const studio = await openStudio(app.url);
-      const statuses = recordStatuses(studio);
       const source = await startLook(studio, "Weekend casual");
       await expectResult(studio);
+      const statuses = await recordProgressStatuses(studio);
 
       await studio.view("result").getByRole("button", { name: "Try it on again" }).click();
       await studio.waitForView("progress");
       await expect.poll(() => studio.jobIdInUrl()).not.toBe(source);
-      const redone = studio.jobIdInUrl() as string;
       await expectResult(studio);
       expect(await studio.view("result").textContent()).toContain("“Weekend casual”");
 
       // The advice and the styled look were reused: the new look was never at those steps.
-      const seen = statuses.get(redone) ?? [];
-      expect(seen.at(-1)).toBe("completed");
+      const seen = await statuses();
+      expect(seen).toContain("processing-tryon");
       expect(seen).not.toContain("pending");
       expect(seen).not.toContain("processing-style");
       // The source look is untouched.
