@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type AppServer, startApp } from "../support/app-server";
 import { garmentPhoto, personPhoto } from "../support/images";
+import { expectNoAxeViolations } from "./axe";
 import { type Browser, chromiumAvailable, launchBrowser } from "./browser";
 import { type PhotoFile, StudioPage } from "./studio-page";
 
@@ -125,6 +126,7 @@ describe.skipIf(!chromiumAvailable())(
         expect(await studio.horizontalOverflow()).toBeLessThanOrEqual(0);
         await studio.page.getByTestId("my-looks").scrollIntoViewIfNeeded();
         await studio.screenshot("20-my-looks-mobile");
+        await expectNoAxeViolations(studio.page);
 
         // Opened by keyboard: the link takes the page to that look, in place.
         await studio.page.getByRole("link", { name: /^Wedding guest: Ready/ }).focus();
@@ -154,6 +156,7 @@ describe.skipIf(!chromiumAvailable())(
       // The safe choice has the focus; Escape keeps the look going and gives the focus back.
       expect(await studio.focusedText()).toBe("Keep going");
       await studio.screenshot("21-cancel-confirm");
+      await expectNoAxeViolations(studio.page);
       await studio.page.keyboard.press("Escape");
       await dialog.waitFor({ state: "hidden" });
       expect(await studio.focusedText()).toBe("Cancel this look");
@@ -168,6 +171,7 @@ describe.skipIf(!chromiumAvailable())(
         true,
       );
       await studio.screenshot("22-cancelled");
+      await expectNoAxeViolations(studio.page);
 
       // It stays cancelled: no later step ever runs, on the page or in a fresh load of its link.
       await studio.page.waitForTimeout(4 * Number(STEP_MS));
@@ -238,6 +242,7 @@ describe.skipIf(!chromiumAvailable())(
         expect(await slider.inputValue()).toBe("0");
         expect(await slider.getAttribute("aria-valuetext")).toBe("0% of your photo shown, 100% of the look");
         await studio.screenshot("23-compare");
+        await expectNoAxeViolations(studio.page);
 
         // A pointer (or a finger) drags the divider anywhere on the picture.
         const box = await studio.page.getByTestId("compare-slider").locator("div").first().boundingBox();
@@ -268,7 +273,8 @@ describe.skipIf(!chromiumAvailable())(
         try {
           const owner = await openStudio(app.url);
           const running = await startLook(owner, "Wedding guest");
-          expect(await ownerButtons(owner)).toEqual(["Cancel this look"]);
+          await owner.page.getByRole("button", { name: "Cancel this look" }).waitFor();
+        expect(await ownerButtons(owner)).toEqual(["Cancel this look"]);
 
           const stranger = await openStudio(`${app.url}/?job=${running}`, other);
           await stranger.waitForView("progress");
@@ -286,6 +292,7 @@ describe.skipIf(!chromiumAvailable())(
           expect(await stranger.page.getByTestId("my-look").count()).toBe(0);
           expect(await stranger.page.getByTestId("compare-slider").count()).toBe(0);
           await stranger.screenshot("24-shared-link");
+          await expectNoAxeViolations(stranger.page);
         } finally {
           await other.close();
         }
