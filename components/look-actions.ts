@@ -1,3 +1,4 @@
+import { randomKey } from "@/components/start-attempt";
 import { type PublicJob, publicJobSchema } from "@/lib/public-job";
 import type { StepName } from "@/lib/step-catalogue";
 
@@ -12,14 +13,18 @@ function messageOf(body: unknown, fallback: string): string {
   return fallback;
 }
 
-async function post(url: string, body?: unknown): Promise<{ status: number; body: unknown } | null> {
+async function post(
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: unknown } | null> {
   try {
     const response = await fetch(url, {
       method: "POST",
       cache: "no-store",
       ...(body === undefined
-        ? {}
-        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+        ? { headers }
+        : { headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(body) }),
     });
     return { status: response.status, body: await response.json().catch(() => null) };
   } catch {
@@ -39,13 +44,28 @@ export async function cancelLook(jobId: string): Promise<ActionOutcome<PublicJob
   return { ok: false, message: messageOf(answer.body, "The look could not be cancelled. Please try again.") };
 }
 
-/** A new look from `from` on, reusing the source's photos and every output before it (owner only). */
+/** Wait before resending a redo whose answer was lost. */
+const RESEND_AFTER_MS = 1_000;
+
+/**
+ * A new look from `from` on, reusing the source's photos and every output before it (owner only).
+ * A lost answer is resent once with the same Idempotency-Key, so it is the same new look, not two.
+ */
 export async function redoLook(
   jobId: string,
   from: StepName,
   occasion?: string,
 ): Promise<ActionOutcome<string>> {
-  const answer = await post(jobPath(jobId, "redo"), occasion === undefined ? { from } : { from, occasion });
+  const key = randomKey();
+  const send = () =>
+    post(jobPath(jobId, "redo"), occasion === undefined ? { from } : { from, occasion }, {
+      "Idempotency-Key": key,
+    });
+  let answer = await send();
+  if (!answer) {
+    await new Promise((resolve) => setTimeout(resolve, RESEND_AFTER_MS));
+    answer = await send();
+  }
   if (!answer) return { ok: false, message: UNREACHABLE };
   const body = answer.body;
   if (answer.status === 202 && body && typeof body === "object" && "jobId" in body) {

@@ -274,7 +274,7 @@ describe.skipIf(!chromiumAvailable())(
           const owner = await openStudio(app.url);
           const running = await startLook(owner, "Wedding guest");
           await owner.page.getByRole("button", { name: "Cancel this look" }).waitFor();
-        expect(await ownerButtons(owner)).toEqual(["Cancel this look"]);
+          expect(await ownerButtons(owner)).toEqual(["Cancel this look"]);
 
           const stranger = await openStudio(`${app.url}/?job=${running}`, other);
           await stranger.waitForView("progress");
