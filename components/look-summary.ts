@@ -13,16 +13,6 @@ export function describeAge(ms: number): string {
   return days === 1 ? "yesterday" : `${days} days ago`;
 }
 
-/** The same, for a screen reader: "5 minutes ago". */
-export function describeAgeInWords(ms: number): string {
-  if (!Number.isFinite(ms) || ms < MINUTE) return "just now";
-  const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"} ago`;
-  if (ms < HOUR) return plural(Math.floor(ms / MINUTE), "minute");
-  if (ms < DAY) return plural(Math.floor(ms / HOUR), "hour");
-  const days = Math.floor(ms / DAY);
-  return days === 1 ? "yesterday" : plural(days, "day");
-}
-
 /** A look's state in two or three words, for its card in My looks. */
 export function statusLabelOf(job: Pick<PublicJob, "status" | "step" | "totalSteps" | "errorCode">): string {
   switch (job.status) {
