@@ -1,6 +1,7 @@
 "use client";
 
 import type { FormEvent } from "react";
+import { ConsentField } from "@/components/consent-field";
 import { ImagePicker } from "@/components/image-picker";
 import { OccasionField } from "@/components/occasion-field";
 import { SubmitBar } from "@/components/submit-bar";
@@ -12,6 +13,9 @@ interface FormViewProps {
   garment: ImageFile;
   occasion: string;
   onOccasionChange(value: string): void;
+  /** The person ticked the consent statement (lib/consent.ts); the start is refused until then. */
+  consented: boolean;
+  onConsentChange(consented: boolean): void;
   uploadFraction: number | null;
   startError: string | null;
   focusHeading: boolean;
@@ -37,7 +41,9 @@ export function missingReason(person: ImageFile, garment: ImageFile, occasion: s
 /** The studio form: two photos and an occasion in. */
 export function FormView(props: FormViewProps) {
   const { person, garment, occasion, uploadFraction } = props;
-  const reason = missingReason(person, garment, occasion);
+  const reason =
+    missingReason(person, garment, occasion) ??
+    (props.consented ? null : "Tick the box above to confirm, then continue.");
   const uploading = uploadFraction !== null;
 
   const onSubmit = (event: FormEvent<HTMLFormElement>) => {
@@ -86,6 +92,7 @@ export function FormView(props: FormViewProps) {
           />
         </div>
         <OccasionField value={occasion} onChange={props.onOccasionChange} disabled={uploading} />
+        <ConsentField checked={props.consented} onChange={props.onConsentChange} disabled={uploading} />
         <SubmitBar reason={reason} uploadFraction={uploadFraction} error={props.startError} />
       </form>
     </section>

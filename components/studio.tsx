@@ -1,6 +1,7 @@
 "use client";
 
 import { useEffect, useRef, useState } from "react";
+import { DeleteAllLooks, DeleteLook } from "@/components/delete-look";
 import { FailureView } from "@/components/failure-view";
 import { FormView } from "@/components/form-view";
 import { MissingJobView } from "@/components/missing-job-view";
@@ -26,14 +27,48 @@ interface StudioProps {
   directUploads: boolean;
 }
 
+/** The privacy controls under every view: delete the look shown (when it is ours), or all of them. */
+function PrivacyActions(props: {
+  jobId: string | null;
+  notice: string | null;
+  onDeleted(notice: string): void;
+}) {
+  return (
+    <aside
+      aria-label="Your data"
+      className="mx-auto mt-10 flex max-w-3xl flex-col gap-3 border-t border-stone-200 pt-6"
+    >
+      {props.notice && (
+        <p role="status" data-testid="deleted-notice" className="text-sm text-stone-700">
+          {props.notice}
+        </p>
+      )}
+      <div className="flex flex-wrap items-start gap-3">
+        {props.jobId && (
+          <DeleteLook jobId={props.jobId} onDeleted={() => props.onDeleted("The look was deleted.")} />
+        )}
+        <DeleteAllLooks onDeleted={() => props.onDeleted("All your looks and photos were deleted.")} />
+        <a
+          href="/privacy"
+          className="inline-flex min-h-9 items-center px-2.5 text-sm text-stone-700 underline underline-offset-2"
+        >
+          Privacy
+        </a>
+      </div>
+    </aside>
+  );
+}
+
 /** The studio page: the form, then the job's progress, result, failure or absence. */
 export function Studio({ initialJobId, directUploads }: StudioProps) {
   const person = useImageFile();
   const garment = useImageFile();
   const [occasion, setOccasion] = useState("");
+  const [consented, setConsented] = useState(false);
   const [jobId, setJobId] = useState(initialJobId);
   const [uploadFraction, setUploadFraction] = useState<number | null>(null);
   const [startError, setStartError] = useState<string | null>(null);
+  const [deletedNotice, setDeletedNotice] = useState<string | null>(null);
   const uploadAbort = useRef<AbortController | null>(null);
   const updates = useJobUpdates(jobId);
   // An owner's action answers with the job's new view (a cancel): shown at once, until updates catch up.
@@ -68,6 +103,7 @@ export function Studio({ initialJobId, directUploads }: StudioProps) {
     const controller = new AbortController();
     uploadAbort.current = controller;
     setStartError(null);
+    setDeletedNotice(null);
     setUploadFraction(0);
     const outcome = await startLook(
       {
@@ -110,6 +146,8 @@ export function Studio({ initialJobId, directUploads }: StudioProps) {
           garment={garment}
           occasion={occasion}
           onOccasionChange={setOccasion}
+          consented={consented}
+          onConsentChange={setConsented}
           uploadFraction={uploadFraction}
           startError={startError}
           focusHeading={viewChanged}
@@ -146,6 +184,14 @@ export function Studio({ initialJobId, directUploads }: StudioProps) {
       )}
       {view === "missing" && <MissingJobView focusHeading={viewChanged} onStartOver={startOver} />}
       <MyLooks myLooks={myLooks} currentJobId={jobId} showEmpty={view === "form"} onOpen={openJob} />
+      <PrivacyActions
+        jobId={(view === "result" || view === "failure") && polling.job?.owned ? polling.job.jobId : null}
+        notice={deletedNotice}
+        onDeleted={(notice) => {
+          startOver();
+          setDeletedNotice(notice);
+        }}
+      />
     </>
   );
 }

@@ -7,6 +7,7 @@ import {
   type UploadOutcome,
   type UploadRequest,
 } from "@/components/upload-look";
+import { CONSENT_FIELD } from "@/lib/consent";
 
 /** Names the token route accepts (one image under uploads/); the store appends a random suffix. */
 const PATHNAMES = ["uploads/photo.jpg", "uploads/garment.jpg"] as const;
@@ -84,6 +85,8 @@ async function postUrls(request: UploadRequest, urls: string[]): Promise<StartAn
         human_image_url: urls[0],
         garment_image_url: urls[1],
         occasion: request.occasion,
+        // The page starts only once the person ticked the statement (components/consent-field.tsx).
+        [CONSENT_FIELD]: true,
       }),
       signal: request.signal,
     });

@@ -1,4 +1,5 @@
 import type { StartAttempt } from "@/components/start-attempt";
+import { CONSENT_FIELD } from "@/lib/consent";
 
 /**
  * What starting a look came to: a job id, or a sentence for the person. `mayHaveStarted`: the
@@ -111,5 +112,7 @@ export function uploadLook(request: UploadRequest): Promise<UploadOutcome> {
   form.append("human_image", request.person, "photo.jpg");
   form.append("garment_image", request.garment, "garment.jpg");
   form.append("occasion", request.occasion);
+  // The page starts only once the person ticked the statement (components/consent-field.tsx).
+  form.append(CONSENT_FIELD, "true");
   return sendStart(() => postForm(request, form), request.signal);
 }

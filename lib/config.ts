@@ -38,7 +38,9 @@ const positiveInt = (fallback: number) =>
 
 const envSchema = z.object({
   DATA_DIR: optionalString,
-  JOB_TTL_SECONDS: positiveInt(7 * 24 * 60 * 60),
+  // A day: a look is made in minutes and downloaded or shared the same day (README: retention).
+  JOB_TTL_SECONDS: positiveInt(24 * 60 * 60),
+  RETENTION_SWEEP_SECONDS: positiveInt(5 * 60),
   STORE_KEY_PREFIX: optionalString,
   KV_REST_API_URL: optionalString,
   KV_REST_API_TOKEN: optionalString,
@@ -102,6 +104,8 @@ export type ClientAddressSource =
 export interface AppConfig {
   dataDir: string;
   jobTtlSeconds: number;
+  /** How often the app deletes the files of expired jobs by itself (RETENTION_SWEEP_SECONDS). */
+  retentionSweepSeconds: number;
   keyPrefix: string;
   store: StoreConfig;
   blobs:
@@ -287,6 +291,7 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
   return {
     dataDir,
     jobTtlSeconds: env.JOB_TTL_SECONDS,
+    retentionSweepSeconds: env.RETENTION_SWEEP_SECONDS,
     keyPrefix: env.STORE_KEY_PREFIX ?? "style-studio",
     store,
     blobs: env.BLOB_READ_WRITE_TOKEN

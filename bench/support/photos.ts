@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
+import { withConsent } from "@/tests/support/consent";
 import { BENCH_TMP } from "./paths";
 
 /**
@@ -82,6 +83,7 @@ export async function startBody(
   form.append("human_image", new Blob([new Uint8Array(pair.person)], { type: "image/jpeg" }), "me.jpg");
   form.append("garment_image", new Blob([new Uint8Array(pair.garment)], { type: "image/jpeg" }), "shirt.jpg");
   form.append("occasion", occasion);
+  withConsent(form);
   const request = new Request("http://bench.invalid/", { method: "POST", body: form });
   return {
     body: Buffer.from(await request.arrayBuffer()),

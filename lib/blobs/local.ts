@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { BlobRef, BlobStore } from "@/lib/blobs/types";
+import { BLOB_PREFIX_PATTERN, type BlobRef, type BlobStore } from "@/lib/blobs/types";
 
 /** Keys are path-like: segments of safe characters, no dot-segments, an image extension. */
 const KEY_PATTERN = /^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*\.(?:jpg|png|webp)$/;
@@ -55,6 +55,11 @@ export function createLocalBlobStore(options: { dir: string }): BlobStore {
     },
     async delete(ref) {
       if (isValidBlobKey(ref.key)) await rm(fileFor(ref.key), { force: true });
+    },
+    async deletePrefix(prefix) {
+      if (!BLOB_PREFIX_PATTERN.test(prefix)) throw new Error(`invalid blob prefix: ${prefix}`);
+      // Keys are folder/file, so a job's prefix is exactly its folder.
+      await rm(path.join(root, prefix.slice(0, -1)), { recursive: true, force: true });
     },
   };
 }

@@ -1,5 +1,5 @@
-import { del, put } from "@vercel/blob";
-import type { BlobRef, BlobStore, StoredBlob } from "@/lib/blobs/types";
+import { del, list, put } from "@vercel/blob";
+import { BLOB_PREFIX_PATTERN, type BlobRef, type BlobStore, type StoredBlob } from "@/lib/blobs/types";
 import { ConfigError } from "@/lib/failures";
 import { vercelBlobOrigins, vercelBlobStoreId } from "./vercel-blob-origins";
 
@@ -123,6 +123,20 @@ export function createVercelBlobStore(options: VercelBlobStoreOptions): BlobStor
     async delete(ref) {
       const url = ownUrl(ref);
       if (url) await withDeadline(timeoutMs, (abortSignal) => del(url.href, { token, abortSignal }));
+    },
+    async deletePrefix(prefix) {
+      if (!BLOB_PREFIX_PATTERN.test(prefix)) throw new Error(`invalid blob prefix: ${prefix}`);
+      // Page by page (the API lists at most 1000), each page deleted in one call, until none is left.
+      let cursor: string | undefined;
+      do {
+        const page = await withDeadline(timeoutMs, (abortSignal) =>
+          list({ prefix, cursor, limit: 1000, token, abortSignal }),
+        );
+        const urls = page.blobs.map((blob) => blob.url);
+        if (urls.length > 0)
+          await withDeadline(timeoutMs, (abortSignal) => del(urls, { token, abortSignal }));
+        cursor = page.hasMore ? page.cursor : undefined;
+      } while (cursor);
     },
   };
 }

@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import busboy from "busboy";
+import { CONSENT_REQUIRED_MESSAGE, CONSENT_VERSION, isConsent } from "@/lib/consent";
 import { AppError } from "@/lib/errors";
 import { guardedBody, refusalOf } from "@/lib/intake/guarded-body";
 import { parseOccasion } from "@/lib/intake/occasion";
@@ -102,8 +103,11 @@ export async function readStartForm(
     throw new AppError("invalid_occasion", `The occasion must be at most ${MAX_OCCASION_CHARS} characters.`);
   }
   const occasion = parseOccasion(texts.occasion);
+  // Checked before anything is stored: a start without consent leaves no trace.
+  if (!isConsent(texts.consent)) throw new AppError("consent_required", CONSENT_REQUIRED_MESSAGE);
   return {
     occasion,
+    consentVersion: CONSENT_VERSION,
     fingerprint: fingerprintOf("multipart", [person, garment, occasion]),
     photos: async () => ({ person, garment }),
   };

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { BlobRef, BlobStore, StoredBlob } from "@/lib/blobs/types";
 import { BlobTooLargeError } from "@/lib/blobs/vercel-blob";
 import type { AppConfig } from "@/lib/config";
+import { CONSENT_REQUIRED_MESSAGE, CONSENT_VERSION, isConsent } from "@/lib/consent";
 import { AppError } from "@/lib/errors";
 import { readJsonBody } from "@/lib/intake/json-body";
 import { parseOccasion } from "@/lib/intake/occasion";
@@ -19,6 +20,7 @@ const startJsonSchema = z.object({
   human_image_url: z.string().trim().max(2048).optional(),
   garment_image_url: z.string().trim().max(2048).optional(),
   occasion: z.string().optional(),
+  consent: z.union([z.boolean(), z.string().max(16)]).optional(),
 });
 
 const URL_FIELDS = {
@@ -85,7 +87,7 @@ async function download(deps: JsonStartDeps, field: UrlField, ref: BlobRef): Pro
 }
 
 /**
- * Reads a JSON start request `{ human_image_url, garment_image_url, occasion }`: the same codes as the
+ * Reads a JSON start request `{ human_image_url, garment_image_url, occasion, consent: true }`: the same codes as the
  * multipart form for missing fields, each URL checked to be an upload in our store. The photos are
  * downloaded (at most 10 MB each) only when startJob asks for them, once the start is allowed, and
  * then validated and normalised like uploaded files.
@@ -111,6 +113,7 @@ export async function readStartJson(deps: JsonStartDeps, request: Request): Prom
   if (!body.garment_image_url)
     throw new AppError("missing_garment_image", "Please add a photo of the garment.");
   const occasion = parseOccasion(body.occasion);
+  if (!isConsent(body.consent)) throw new AppError("consent_required", CONSENT_REQUIRED_MESSAGE);
 
   const uploads = [
     uploadRefOf("human_image_url", body.human_image_url),
@@ -124,5 +127,5 @@ export async function readStartJson(deps: JsonStartDeps, request: Request): Prom
     return { person, garment };
   };
   const fingerprint = fingerprintOf("json", [uploads[0].url, uploads[1].url, occasion]);
-  return { start: { occasion, fingerprint, photos }, uploads: [...uploads] };
+  return { start: { occasion, consentVersion: CONSENT_VERSION, fingerprint, photos }, uploads: [...uploads] };
 }

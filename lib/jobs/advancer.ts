@@ -111,8 +111,29 @@ export class Advancer {
           return this.fail(job, step, error, "check");
         }
         logEvent("step.completed", { jobId: job.id, step: step.name, taskId });
-        return this.commit(completeStep(job, added, this.pipeline, this.now()));
+        const completed = await this.commit(completeStep(job, added, this.pipeline, this.now()));
+        await this.forgetTask(job, step, taskId);
+        return completed;
       }
+    }
+  }
+
+  /**
+   * Once its output is saved, the vendor's copy of the task is deleted where it can be (OpenAI keeps
+   * a stored response, with the photos, until deleted). Best effort: a failure is logged, never fatal.
+   */
+  private async forgetTask(job: StoredJob, step: Step, taskId: string): Promise<void> {
+    const fields = { jobId: job.id, step: step.name, taskId };
+    const { stopBy } = this.options;
+    if (stopBy !== undefined && stopBy - this.now() < this.callTimeoutMs) {
+      logEvent("step.forget_skipped", { ...fields, reason: "invocation_ending" });
+      return;
+    }
+    const scope = this.scope(job, this.callTimeoutMs);
+    try {
+      await step.forget(scope, taskId, { signal: scope.signal });
+    } catch (error) {
+      logEvent("step.forget_failed", { ...fields, error });
     }
   }
 

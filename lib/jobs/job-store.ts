@@ -15,4 +15,8 @@ export function activeAt(job: StoredJob): number | null {
 }
 
 /** What the wiring hands the store so it can read and index jobs. */
-export const jobCodec: RecordCodec<StoredJob> = { parse: parseStoredJob, activeAt };
+export const jobCodec: RecordCodec<StoredJob> = {
+  parse: parseStoredJob,
+  activeAt,
+  ownerOf: (job) => job.ownerHash,
+};

@@ -46,12 +46,19 @@ export interface Step extends StepInfo {
   findTask(scope: StepScope, idempotencyKey: string, ctx: FindContext): Promise<{ taskId: string } | null>;
   /** Cancels a task at the vendor, best effort; does nothing where the vendor has no cancel. */
   cancel(scope: StepScope, taskId: string, ctx: CheckContext): Promise<void>;
+  /** Deletes the vendor's stored copy of a task where it can (OpenAI's stored response); else nothing. */
+  forget(scope: StepScope, taskId: string, ctx: CheckContext): Promise<void>;
+  /** Deletes every copy of the job's tasks the provider finds by the job id alone (the offline studio). */
+  forgetJob(providers: Providers, jobId: string): Promise<void>;
   /** Keeps the output (images copied into our storage) and returns what it adds to the artifacts. */
   save(scope: StepScope, output: unknown): Promise<Partial<Artifacts>>;
 }
 
 interface StepDefinition<In, Out>
-  extends Omit<Step, "provider" | "submit" | "check" | "findTask" | "cancel" | "save"> {
+  extends Omit<
+    Step,
+    "provider" | "submit" | "check" | "findTask" | "cancel" | "forget" | "forgetJob" | "save"
+  > {
   pick(providers: Providers): TaskProvider<In, Out>;
   buildInput(scope: StepScope): In;
   /** `from`: the provider that produced the output (it says where its output URLs may point). */
@@ -71,6 +78,8 @@ function defineStep<In, Out>(definition: StepDefinition<In, Out>): Step {
     check: (scope, taskId, ctx) => pick(scope.providers).check(taskId, ctx),
     findTask: async (scope, key, ctx) => (await pick(scope.providers).findTask?.(key, ctx)) ?? null,
     cancel: async (scope, taskId, ctx) => pick(scope.providers).cancel?.(taskId, ctx),
+    forget: async (scope, taskId, ctx) => pick(scope.providers).forget?.(taskId, ctx),
+    forgetJob: async (providers, jobId) => pick(providers).forgetJob?.(jobId),
     // The output came from this step's own provider, so its type is Out.
     save: (scope, output) => save(scope, output as Out, pick(scope.providers)),
   };

@@ -137,7 +137,8 @@ export function photoSeed(start: StartRequest): JobSeed {
         },
         artifacts: {},
         stepIndex: 0,
-        consent: null,
+        // The statement the intake checked the start agreed to (lib/consent.ts), and when.
+        consent: { version: start.consentVersion, at: Date.now() },
         redo: null,
       };
     },

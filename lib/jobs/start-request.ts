@@ -14,6 +14,8 @@ export interface StartRequest {
   occasion: string;
   /** Equal requests have equal fingerprints: what a reused Idempotency-Key is compared on. */
   fingerprint: string;
+  /** The consent statement's version the request agreed to (lib/consent.ts); intake refuses a start without. */
+  consentVersion: string;
   photos(): Promise<StartPhotos>;
 }
 

@@ -139,6 +139,18 @@ export interface TaskProvider<In, Out> {
    * Vendors without a cancel API leave it out.
    */
   cancel?(taskId: string, ctx: CheckContext): Promise<void>;
+  /**
+   * Deletes the copy the vendor keeps of a task (its input photos and output), where an API can
+   * (OpenAI: a stored response). Done once the output is saved, and when a look is deleted. A task
+   * the vendor no longer knows counts as deleted. Vendors that keep nothing we can delete leave it out.
+   */
+  forget?(taskId: string, ctx: CheckContext): Promise<void>;
+  /**
+   * Deletes every copy of a job's tasks the provider can find without their ids (the offline
+   * studio finds its own by the `{jobId}-` idempotency keys): what a deleted or expired look uses
+   * once its record, and the task ids in it, may be gone.
+   */
+  forgetJob?(jobId: string): Promise<void>;
 }
 
 /** The styling advice: what the person reads, plus the prompt that drives the style image. */

@@ -1,6 +1,13 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { keysFor } from "@/lib/store/keys";
+import {
+  indexScripts,
+  RETAIN_HELPER,
+  retainArgs,
+  retainKeys,
+  scriptedIndexMethods,
+} from "@/lib/store/record-index-scripts";
 import { guardArgs, guardKeys, scriptedStartMethods, startScripts } from "@/lib/store/start-scripts";
 import {
   ActiveJobCapError,
@@ -65,10 +72,10 @@ export const SCRIPTS = {
    * KEYS: job, active, start reservation, budget counter, activeExpiry. ARGV: json, ttlSeconds,
    * activeAt ('' = off the index), id, capMax ('' = none), capSince, reservation token ('' = none),
    * reservation keepMs (0 = drop it), budgetMax ('' = none), budget windowMs, expiresAt, now, job key
-   * prefix. → 1 created, 0 exists, -1 the in-progress cap is reached (counting only jobs whose
+   * prefix; then KEYS 6–8 and ARGV 14–16 of `retain` (record-index-scripts.ts). → 1 created, 0 exists, -1 the in-progress cap is reached (counting only jobs whose
    * record still exists), -2 the budget is spent, -3 the reservation is not (or no longer) ours.
    */
-  create: lua(`${INDEX_HELPERS}
+  create: lua(`${INDEX_HELPERS}${RETAIN_HELPER}
 if ARGV[7] ~= '' and (redis.call('HGET', KEYS[3], 'token') ~= ARGV[7] or redis.call('HGET', KEYS[3], 'job')) then return -3 end
 if ARGV[9] ~= '' and tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[9]) then return -2 end
 if ARGV[5] ~= '' then
@@ -80,6 +87,7 @@ if ARGV[5] ~= '' then
 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
 index_job(KEYS[2], KEYS[5], ARGV[2], ARGV[3], ARGV[4], ARGV[11])
+retain(KEYS[6], KEYS[7], KEYS[8], ARGV[4], ARGV[11], ARGV[14], ARGV[15], ARGV[16])
 if ARGV[9] ~= '' then
   redis.call('INCR', KEYS[4])
   if redis.call('PTTL', KEYS[4]) < 0 then redis.call('PEXPIRE', KEYS[4], ARGV[10]) end
@@ -92,15 +100,16 @@ if ARGV[7] ~= '' then
 end
 return 1`),
   /**
-   * KEYS: job, active, activeExpiry. ARGV: json, ttlSeconds, activeAt ('' = off the index), id,
-   * expectedVersion, expiresAt. → 1 written, 0 lost.
+   * KEYS: job, active, activeExpiry, then `retain`'s. ARGV: json, ttlSeconds, activeAt ('' = off the
+   * index), id, expectedVersion, expiresAt, then `retain`'s. → 1 written, 0 lost.
    */
-  compareAndSet: lua(`${INDEX_HELPERS}
+  compareAndSet: lua(`${INDEX_HELPERS}${RETAIN_HELPER}
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 if cjson.decode(raw).version ~= tonumber(ARGV[5]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 index_job(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[6])
+retain(KEYS[4], KEYS[5], KEYS[6], ARGV[4], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
 return 1`),
   /**
    * KEYS: active, activeExpiry. ARGV: now, limit, job key prefix. → due ids; ids whose job expired or
@@ -137,6 +146,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`),
   /** KEYS: counter. ARGV: windowMs. → {count, pttl}. A counter that lost its expiry gets one back. */
   ...startScripts(lua),
+  ...indexScripts(lua),
   hit: lua(`
 local count = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
@@ -187,6 +197,7 @@ export function createScriptedStore<R extends StoredRecord>(
   const jobKeyPrefix = keys.job("");
   const indexArgs = (job: R) => [ttl, String(codec.activeAt(job) ?? ""), job.id];
   const expiresAt = () => String(Date.now() + options.ttlSeconds * 1000);
+  const retention = { keys, codec, ttlSeconds: options.ttlSeconds };
 
   return {
     async create(job, cap, guards) {
@@ -195,7 +206,13 @@ export function createScriptedStore<R extends StoredRecord>(
       const created = createReply.parse(
         await runner.run(
           SCRIPTS.create,
-          [keys.job(job.id), keys.active(), ...guardKeys(keys, guards), keys.activeExpiry()],
+          [
+            keys.job(job.id),
+            keys.active(),
+            ...guardKeys(keys, guards),
+            keys.activeExpiry(),
+            ...retainKeys(retention, job),
+          ],
           [
             JSON.stringify(job),
             ttl,
@@ -206,6 +223,7 @@ export function createScriptedStore<R extends StoredRecord>(
             expiresAt(),
             String(Date.now()),
             jobKeyPrefix,
+            ...retainArgs(retention, job),
           ],
         ),
       );
@@ -222,8 +240,15 @@ export function createScriptedStore<R extends StoredRecord>(
 
     async compareAndSet(job, expectedVersion) {
       const next: R = { ...job, version: expectedVersion + 1 };
-      const args = [JSON.stringify(next), ...indexArgs(next), String(expectedVersion), expiresAt()];
-      const written = flagReply.parse(await runner.run(SCRIPTS.compareAndSet, jobKeys(job.id), args));
+      const args = [
+        JSON.stringify(next),
+        ...indexArgs(next),
+        String(expectedVersion),
+        expiresAt(),
+        ...retainArgs(retention, next),
+      ];
+      const casKeys = [...jobKeys(job.id), ...retainKeys(retention, next)];
+      const written = flagReply.parse(await runner.run(SCRIPTS.compareAndSet, casKeys, args));
       return written === 1 ? next : null;
     },
 
@@ -259,6 +284,7 @@ export function createScriptedStore<R extends StoredRecord>(
     },
 
     ...scriptedStartMethods(runner, keys, SCRIPTS),
+    ...scriptedIndexMethods(runner, retention, SCRIPTS),
 
     close: () => runner.close(),
   };

@@ -3,6 +3,13 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { StoreUnavailableError } from "@/lib/failures";
 import {
+  INDEX_SCHEMA,
+  indexRecord,
+  prepareIndex,
+  sqliteIndexMethods,
+  sweepIndex,
+} from "@/lib/store/sqlite-index";
+import {
   applyStartGuards,
   checkStartGuards,
   prepareStarts,
@@ -92,6 +99,7 @@ function prepare(db: Database.Database) {
     hit: db.prepare<[string, number, number, number], { count: number; expires_at: number }>(SQL.hit),
     sweep: SQL.sweep.map((sql) => db.prepare<[number]>(sql)),
     starts: prepareStarts(db),
+    index: prepareIndex(db),
   };
 }
 
@@ -116,6 +124,7 @@ export function createSqliteStore<R extends StoredRecord>(options: SqliteStoreOp
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.exec(SCHEMA);
       db.exec(STARTS_SCHEMA);
+      db.exec(INDEX_SCHEMA);
       // Databases made before the active-jobs index lack its column.
       const columns = db.prepare<[], { name: string }>("PRAGMA table_info(jobs)").all();
       if (!columns.some((column) => column.name === "active_at"))
@@ -142,6 +151,7 @@ export function createSqliteStore<R extends StoredRecord>(options: SqliteStoreOp
     lastSweep = now;
     for (const statement of sql.sweep) statement.run(now);
     sql.starts.sweep.run(now);
+    sweepIndex(sql.index, now);
   }
 
   function readJob(sql: Statements, jobId: string, now: number): R | null {
@@ -163,6 +173,7 @@ export function createSqliteStore<R extends StoredRecord>(options: SqliteStoreOp
             const indexAt = heldActiveAt(codec, job, guards?.indexHoldMs);
             const result = sql.create.run(job.id, job.version, data, now + jobTtlMs, indexAt, now);
             if (result.changes === 0) throw new Error(`Job ${job.id} already exists`);
+            indexRecord(sql.index, codec, job, now + jobTtlMs);
             applyStartGuards(sql.starts, job, guards, now);
           })
           .immediate();
@@ -173,16 +184,23 @@ export function createSqliteStore<R extends StoredRecord>(options: SqliteStoreOp
     compareAndSet: (job, expectedVersion) =>
       use((sql, now) => {
         const next: R = { ...job, version: expectedVersion + 1 };
-        const written = sql.compareAndSet.run(
-          next.version,
-          JSON.stringify(next),
-          now + jobTtlMs,
-          codec.activeAt(next),
-          job.id,
-          expectedVersion,
-          now,
-        );
-        return written.changes === 1 ? next : null;
+        // The record and its index row are one write: the retention sweep must never miss a record.
+        return sql.db
+          .transaction(() => {
+            const written = sql.compareAndSet.run(
+              next.version,
+              JSON.stringify(next),
+              now + jobTtlMs,
+              codec.activeAt(next),
+              job.id,
+              expectedVersion,
+              now,
+            );
+            if (written.changes !== 1) return null;
+            indexRecord(sql.index, codec, next, now + jobTtlMs);
+            return next;
+          })
+          .immediate();
       }),
 
     acquireLease: (jobId, token, ttlMs) =>
@@ -219,6 +237,7 @@ export function createSqliteStore<R extends StoredRecord>(options: SqliteStoreOp
       }),
 
     ...sqliteStartMethods((work) => use((sql, now) => work(sql.starts, now))),
+    ...sqliteIndexMethods((work) => use((sql, now) => work(sql.index, now)), codec),
 
     close: async () => {
       open?.db.close();

@@ -14,7 +14,15 @@ export interface RecordCodec<R extends StoredRecord> {
   parse(raw: string): R;
   /** Where the record stands in the active index (when it is next due), or null to leave the index. */
   activeAt(record: R): number | null;
+  /** Who owns the record (an opaque key, e.g. a cookie's hash) for `listByOwner`; null: nobody. */
+  ownerOf(record: R): string | null;
 }
+
+/**
+ * How long the retention index keeps an id after its record expired, so a sweep that was late (a
+ * deploy, an outage) still finds the files to delete. Then the entry itself expires: every key ends.
+ */
+export const RETENTION_MARGIN_MS = 2 * 24 * 3600 * 1000;
 
 /**
  * A versioned-record store. Every write is a compare-and-set on the record's `version`; the lease
@@ -80,6 +88,22 @@ export interface RecordStore<R extends StoredRecord> {
    * can never land: "voided". Every outcome is final.
    */
   settleStart(jobId: string, guards: StartGuards, mode: "confirm" | "retract"): Promise<SettleOutcome>;
+  /**
+   * The owner's records (codec.ownerOf), newest created first, at most `limit`. Never a record that
+   * expired or was deleted.
+   */
+  listByOwner(owner: string, limit: number): Promise<R[]>;
+  /**
+   * Removes the record, its lease and every index entry that names it (owner, active, retention).
+   * True when a record was there; deleting an absent one is harmless.
+   */
+  delete(id: string): Promise<boolean>;
+  /**
+   * Ids whose record expired by its TTL at or before `now`, oldest first: the retention index keeps
+   * each id (every write refreshes its expiry) until `delete(id)`, or RETENTION_MARGIN_MS after it
+   * expired, so a sweep can delete what lives outside the store (files) after the record is gone.
+   */
+  listExpired(now: number, limit: number): Promise<string[]>;
   close(): Promise<void>;
 }
 

@@ -161,6 +161,26 @@ function describeBlobStoreConformance(name: string, makeBackend: () => BlobBacke
       expect((await backend.store.get(other))?.bytes).toEqual(JPEG);
     });
 
+    it("deletes every blob under a job's prefix, and nothing outside it (issue 14)", async () => {
+      const mine = await Promise.all(
+        ["person-111111", "garment-222222", "style-333333", "final-444444"].map((name) =>
+          backend.store.put(`job-9/${name}.jpg`, JPEG, "image/jpeg"),
+        ),
+      );
+      const neighbour = await backend.store.put("job-90/person-555555.jpg", JPEG, "image/jpeg");
+      await backend.store.deletePrefix("job-9/");
+      await backend.store.deletePrefix("job-9/");
+      for (const ref of mine) {
+        expect(await backend.store.get(ref)).toBeNull();
+        expect(await backend.served(ref)).toBeNull();
+      }
+      expect((await backend.store.get(neighbour))?.bytes).toEqual(JPEG);
+      for (const prefix of ["", "/", "job-9", "../", "a/b/"]) {
+        await expect(backend.store.deletePrefix(prefix), prefix).rejects.toThrow(/invalid blob prefix/);
+      }
+      expect((await backend.store.get(neighbour))?.bytes).toEqual(JPEG);
+    });
+
     it("returns unguessable keys and urls", async () => {
       const key = "job-5/final-abcdef.jpg";
       const refs = [

@@ -295,6 +295,8 @@ describe("OpenAI advice provider against the emulator", () => {
       expect(rejections).toHaveLength(1);
       expect(runs).toHaveLength(2);
       expect(plain.createRequests().every((request) => request.background === undefined)).toBe(true);
+      // Nothing stored at OpenAI: the fallback's response id never reaches the job to be deleted.
+      expect(plain.createRequests().every((request) => request.store === false)).toBe(true);
     } finally {
       log.mockRestore();
       await plain.close();
@@ -407,6 +409,34 @@ describe("cancel", () => {
       p.cancel?.(taskId, { signal: AbortSignal.timeout(5_000) }) ?? Promise.resolve(),
     );
     expect(failed.kind).toBe("transient");
+  });
+});
+
+describe("forget (issue 14: OpenAI keeps a stored response until we delete it)", () => {
+  it("deletes the stored response with DELETE /v1/responses/{id}; a repeat or an unknown id is done", async () => {
+    const p = provider();
+    const { taskId } = await p.submit(input, ctx());
+    expect(await settle(p, taskId)).toMatchObject({ state: "succeeded" });
+    expect(emulator.hasResponse(taskId)).toBe(true);
+    await p.forget?.(taskId, { signal: AbortSignal.timeout(5_000) });
+    expect(emulator.deletes()).toEqual([taskId]);
+    expect(emulator.hasResponse(taskId)).toBe(false);
+    await p.forget?.(taskId, { signal: AbortSignal.timeout(5_000) });
+    await p.forget?.("resp_never_there", { signal: AbortSignal.timeout(5_000) });
+    // The response is gone: a check now finds nothing, as OpenAI would answer.
+    const missing = await rejection(p.check(taskId, { signal: AbortSignal.timeout(5_000) }));
+    expect(missing.taskMissing).toBe(true);
+  });
+
+  it("surfaces a failed delete (a 500) so the caller can try again", async () => {
+    const p = provider();
+    const { taskId } = await p.submit(input, ctx());
+    emulator.faults.push({ on: "delete", kind: "http", status: 500 });
+    const failed = await rejection(
+      p.forget?.(taskId, { signal: AbortSignal.timeout(5_000) }) ?? Promise.resolve(),
+    );
+    expect(failed.kind).toBe("transient");
+    expect(emulator.hasResponse(taskId)).toBe(true);
   });
 });
 

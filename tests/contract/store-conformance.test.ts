@@ -13,7 +13,12 @@ import { type JobStore, jobCodec } from "@/lib/jobs/job-store";
 import { keysFor } from "@/lib/store/keys";
 import { createRedisStore } from "@/lib/store/redis";
 import { createSqliteStore } from "@/lib/store/sqlite";
-import { ActiveJobCapError, DailyBudgetError, ReservationLostError } from "@/lib/store/types";
+import {
+  ActiveJobCapError,
+  DailyBudgetError,
+  RETENTION_MARGIN_MS,
+  ReservationLostError,
+} from "@/lib/store/types";
 import { createUpstashStore } from "@/lib/store/upstash";
 import { makeStoredJob } from "@/tests/support/job-factory";
 import { type PrivateRedis, startPrivateRedis } from "@/tests/support/private-redis";
@@ -451,6 +456,83 @@ function describeJobStoreConformance(name: string, makeBackend: () => Backend, {
         expect(await store.countActive(Date.now() - 1_000)).toBe(1);
       });
     });
+
+    describe("owner and retention indexes (issue 14)", () => {
+      it("lists an owner's live records newest first, up to the limit, and nobody else's", async () => {
+        const store = open();
+        const base = Date.now();
+        const mine = [0, 1, 2].map((i) =>
+          makeStoredJob({ ownerHash: "me", updatedAt: base + i, createdAt: base + i }),
+        );
+        for (const job of mine) await store.create(job);
+        await store.create(makeStoredJob({ ownerHash: "someone-else" }));
+        await store.create(makeStoredJob({ ownerHash: null }));
+        const written = await store.compareAndSet({ ...mine[0], status: "processing-style" } as StoredJob, 0);
+        expect((await store.listByOwner("me", 10)).map((job) => job.id)).toEqual(
+          [mine[2], mine[1], mine[0]].map((job) => job?.id),
+        );
+        expect((await store.listByOwner("me", 10))[2]).toStrictEqual(written);
+        expect((await store.listByOwner("me", 2)).map((job) => job.id)).toEqual([mine[2]?.id, mine[1]?.id]);
+        expect(await store.listByOwner("nobody", 10)).toEqual([]);
+      });
+
+      it("deletes a record with its lease and every index entry; a repeat is harmless", async () => {
+        const store = open();
+        const job = makeStoredJob({ ownerHash: "me", nextCheckAt: 0 });
+        await store.create(job);
+        expect(await store.acquireLease(job.id, "a", 60_000)).not.toBeNull();
+        expect(await store.delete(job.id)).toBe(true);
+        expect(await store.get(job.id)).toBeNull();
+        expect(await store.listByOwner("me", 10)).toEqual([]);
+        expect(await store.listDue(Date.now() + 1_000, 10)).toEqual([]);
+        expect(await store.countActive(0)).toBe(0);
+        expect(await store.listExpired(Date.now() + 10 * HOUR_S * 1000, 10)).toEqual([]);
+        expect(await store.delete(job.id)).toBe(false);
+        // The lease went with it: a new record of that id is not blocked.
+        await store.create(job);
+        expect(await store.acquireLease(job.id, "b", 60_000)).toStrictEqual(job);
+      });
+
+      it("keeps an expired record's id for the retention sweep until it is deleted", async () => {
+        const store = open({ ttlSeconds: 1 });
+        const job = makeStoredJob({ ownerHash: "me" });
+        const living = makeStoredJob({ ownerHash: "me" });
+        await store.create(job);
+        expect(await store.listExpired(Date.now(), 10)).toEqual([]);
+        await sleep(1_200);
+        await store.create(living);
+        expect(await store.get(job.id)).toBeNull();
+        expect(await store.listExpired(Date.now(), 10)).toEqual([job.id]);
+        expect((await store.listByOwner("me", 10)).map((record) => record.id)).toEqual([living.id]);
+        expect(await store.delete(job.id)).toBe(false);
+        expect(await store.listExpired(Date.now(), 10)).toEqual([]);
+      });
+    });
+
+    itWithRawKeys(
+      "gives the owner and retention indexes TTLs and leaves no entry after a delete",
+      async () => {
+        if (!backend.pttl || !backend.zscore || !backend.keyPrefix) {
+          throw new Error(`${name} backend lacks raw-key access`);
+        }
+        const store = open({ ttlSeconds: HOUR_S });
+        const keys = keysFor(backend.keyPrefix);
+        const job = makeStoredJob({ ownerHash: "me" });
+        await store.create(job);
+        await store.compareAndSet(job, 0);
+        for (const key of [keys.owner("me"), keys.retention(), keys.retentionOwners()]) {
+          const pttl = await backend.pttl(key);
+          expect(pttl, key).toBeGreaterThan(HOUR_S * 1000);
+          expect(pttl, key).toBeLessThanOrEqual(HOUR_S * 1000 + RETENTION_MARGIN_MS);
+        }
+        expect(await backend.zscore(keys.retention(), job.id)).toBeGreaterThan(Date.now());
+        await store.delete(job.id);
+        expect(await backend.zscore(keys.retention(), job.id)).toBeNull();
+        expect(await backend.zscore(keys.owner("me"), job.id)).toBeNull();
+        expect(await backend.pttl(keys.job(job.id))).toBe(-2);
+        expect(await backend.pttl(keys.retentionOwners())).toBe(-2);
+      },
+    );
 
     itWithRawKeys("gives a start reservation a TTL: its window while pending, keepMs once done", async () => {
       if (!backend.pttl || !backend.keyPrefix) throw new Error(`${name} backend lacks raw-key access`);

@@ -124,6 +124,7 @@ describe.skipIf(!chromiumAvailable())("direct uploads to Vercel Blob, in Chromiu
       human_image_url: expect.stringMatching(uploadUrl("photo")),
       garment_image_url: expect.stringMatching(uploadUrl("garment")),
       occasion: "Wedding guest",
+      consent: true,
     });
     // In the store by then: two downscaled JPEGs; the 3000 × 4000 portrait arrived as 1152 × 1536.
     const stored = await Promise.all(

@@ -83,6 +83,11 @@ export class StudioPage {
     return this.page.getByLabel("Occasion", { exact: true });
   }
 
+  /** The consent statement's checkbox beside the start button. */
+  get consent(): Locator {
+    return this.page.getByRole("checkbox", { name: /photo is of me/ });
+  }
+
   get submit(): Locator {
     return this.page.getByRole("button", { name: "Get Styling Advice" });
   }
@@ -112,6 +117,7 @@ export class StudioPage {
   async fillForm(person: PhotoFile, garment: PhotoFile, suggestion = "Wedding guest"): Promise<void> {
     await this.choosePhotos(person, garment);
     await this.page.getByRole("button", { name: suggestion, exact: true }).click();
+    await this.consent.check();
   }
 
   /** The status of the job in the progress view ("starting" before the first answer). */

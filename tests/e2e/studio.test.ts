@@ -80,6 +80,12 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
     );
     await studio.page.getByRole("button", { name: "Wedding guest", exact: true }).click();
     expect(await studio.occasion.inputValue()).toBe("Wedding guest");
+    // Everything is there but the consent: the button stays off and says why.
+    await expect
+      .poll(() => studio.page.getByTestId("submit-reason").textContent())
+      .toBe("Tick the box above to confirm, then continue.");
+    expect(await studio.submit.isDisabled()).toBe(true);
+    await studio.consent.check();
     await expect.poll(() => studio.submit.isEnabled()).toBe(true);
     await studio.screenshot("02-form-filled");
 
@@ -101,7 +107,7 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
           return { field, type: photo.type, bytes: photo.size, width: bitmap.width, height: bitmap.height };
         }),
       );
-      return { photos, occasion: form.get("occasion") };
+      return { photos, occasion: form.get("occasion"), consent: form.get("consent") };
     });
     for (const photo of sent.photos) {
       expect(photo.type).toBe("image/jpeg");
@@ -111,6 +117,7 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
     expect(sent.photos[0]).toMatchObject({ width: 1152, height: 1536 });
     expect(sent.photos.reduce((total, photo) => total + photo.bytes, 0)).toBeLessThan(4_500_000);
     expect(sent.occasion).toBe("Wedding guest");
+    expect(sent.consent).toBe("true");
 
     await studio.waitForView("progress");
     expect(studio.page.url()).toMatch(/\/\?job=[0-9a-f-]{36}$/);
@@ -415,12 +422,20 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
     await chooseByKeyboard("garment_image", garment);
     await tabTo("occasion");
     await keyboard.type("Gallery opening");
+    await tabTo("consent");
+    await keyboard.press("Space");
+    expect(await studio.consent.isChecked()).toBe(true);
     // Both photos are downscaled in the background; the button is enabled only once both are ready.
     await studio.picker("human_image").getByTestId("picker-preview").waitFor();
     await studio.picker("garment_image").getByTestId("picker-preview").waitFor();
     await expect
       .poll(() => studio.page.getByRole("button", { name: "Get Styling Advice" }).isEnabled())
       .toBe(true);
+    // Past the privacy link to the button.
+    for (let i = 0; i < 4 && (await studio.focusedText()) !== "Get Styling Advice"; i++) {
+      await keyboard.press("Tab");
+    }
+    expect(await studio.focusedText()).toBe("Get Styling Advice");
     await keyboard.press("Enter");
 
     await studio.waitForView("progress");

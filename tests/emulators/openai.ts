@@ -10,7 +10,7 @@ import { deliverWebhook, type WebhookDelivery } from "./standard-webhooks";
  * from the request, OpenAI's error shape, a queue of scripted faults, and the project webhook.
  */
 
-type On = "create" | "get" | "cancel";
+type On = "create" | "get" | "cancel" | "delete";
 /** How an accepted response ends, instead of completing with valid advice. */
 type TaskFault =
   | { kind: "task-fails"; error: { code: string; message: string } }
@@ -183,6 +183,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
   const deliveries: WebhookDelivery[] = [];
   let checks = 0;
   const cancels: string[] = [];
+  const deletes: string[] = [];
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -306,6 +307,12 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     const [, responseId, cancel] = /^\/v1\/responses\/([^/]+)(\/cancel)?$/.exec(path) ?? [];
     const stored = responses.get(responseId ?? "");
     if (responseId && !stored) return fail(404, `Response with id '${responseId}' not found.`);
+    if (stored && method === "DELETE" && !cancel) {
+      // As documented: the stored response is gone; a second delete, or a get, answers 404.
+      deletes.push(stored.id);
+      responses.delete(stored.id);
+      return { status: 200, body: { id: stored.id, object: "response", deleted: true } };
+    }
     if (stored && method === "GET" && !cancel) {
       checks++;
       return { status: 200, body: view(stored) };
@@ -333,7 +340,14 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     }
     const body = Buffer.concat(chunks).toString("utf8");
     const method = req.method ?? "GET";
-    const on: On = method === "GET" ? "get" : path.endsWith("/cancel") ? "cancel" : "create";
+    const on: On =
+      method === "GET"
+        ? "get"
+        : method === "DELETE"
+          ? "delete"
+          : path.endsWith("/cancel")
+            ? "cancel"
+            : "create";
     const fault = takeFault(on, path, false);
     const answer = await route(method, path, body, () => req.socket.destroyed, fault);
     if (fault?.kind === "late") {
@@ -366,6 +380,10 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     createsByKey: () => new Map(createsByKey),
     /** Response ids cancel was asked for, in order (repeats included). */
     cancels: () => [...cancels],
+    /** Response ids deleted (DELETE /v1/responses/{id}), in order. */
+    deletes: () => [...deletes],
+    /** Whether the emulator still stores this response (a deleted one is gone). */
+    hasResponse: (responseId: string) => responses.has(responseId),
     /** The bodies of accepted creates, oldest first. */
     createRequests: () => [...createRequests],
     /** Webhook events POSTed so far (signed headers, body, the app's answer), oldest first. */
@@ -380,6 +398,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       webhookTimers.clear();
       checks = 0;
       cancels.length = 0;
+      deletes.length = 0;
     },
     async close() {
       await closeServer(server, [...timers, ...webhookTimers]);

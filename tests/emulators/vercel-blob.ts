@@ -254,9 +254,17 @@ export async function startVercelBlobEmulator(
   function list(request: IncomingMessage, query: URLSearchParams) {
     requireServerToken(request);
     const prefix = query.get("prefix") ?? "";
-    const found = [...blobs].filter(([pathname]) => pathname.startsWith(prefix));
+    // As documented: `limit` (default and most 1000) per page, an opaque `cursor` to the next one.
+    const limit = Math.min(Number(query.get("limit") ?? 1000) || 1000, 1000);
+    const offset = Number(query.get("cursor") ?? 0) || 0;
+    const matching = [...blobs]
+      .filter(([pathname]) => pathname.startsWith(prefix))
+      .sort(([a], [b]) => a.localeCompare(b));
+    const found = matching.slice(offset, offset + limit);
+    const hasMore = offset + limit < matching.length;
     return {
-      hasMore: false,
+      hasMore,
+      ...(hasMore ? { cursor: String(offset + limit) } : {}),
       blobs: found.map(([pathname, blob]) => ({
         ...describeBlob(pathname, blob),
         size: blob.bytes.length,

@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AppServer, startApp } from "@/tests/support/app-server";
+import { withConsent } from "@/tests/support/consent";
 import {
   expectApiError,
   listFiles,
@@ -53,9 +54,9 @@ function jobRows(): number {
 const post = (body: BodyInit, headers: Record<string, string> = {}) =>
   fetch(`${app.url}/api/generation/start`, { method: "POST", body, headers });
 
-/** A multipart form with the given parts; files are Blobs with a name, texts are strings. */
+/** A multipart form with the given parts and the person's consent; files are Blobs with a name, texts are strings. */
 function form(parts: Array<[string, Buffer | string, string?]>): FormData {
-  const data = new FormData();
+  const data = withConsent(new FormData());
   for (const [name, value, filename] of parts) {
     if (typeof value === "string") data.append(name, value);
     else data.append(name, new Blob([new Uint8Array(value)], { type: "image/jpeg" }), filename ?? "x.jpg");

@@ -5,7 +5,9 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startVercelBlobEmulator, type VercelBlobEmulator } from "@/tests/emulators/vercel-blob";
 import { type AppServer, startApp } from "@/tests/support/app-server";
+import { withConsentJson } from "@/tests/support/consent";
 import { garmentPhoto, personPhoto } from "@/tests/support/images";
+import { OwnerClient } from "@/tests/support/owner-client";
 import { pollUntilDone } from "@/tests/support/poll";
 
 const TEN_MB = 10 * 1024 * 1024;
@@ -48,7 +50,7 @@ function startWithUrls(body: Record<string, unknown> | string) {
   return fetch(`${app.url}/api/generation/start`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: typeof body === "string" ? body : JSON.stringify(body),
+    body: typeof body === "string" ? body : JSON.stringify(withConsentJson(body)),
   });
 }
 
@@ -96,6 +98,34 @@ describe("a look from direct uploads to Blob", () => {
     expect(pathnames.filter((p) => p.startsWith(`${jobId}/person-`))).toHaveLength(1);
     expect(pathnames).not.toContain(personBlob.pathname);
     expect(pathnames).not.toContain(garmentBlob.pathname);
+  });
+
+  it("deletes every blob of a look from Vercel Blob when its owner deletes it (issue 14)", async () => {
+    const personBlob = await uploadPhoto("uploads/person.jpg", person, "image/jpeg");
+    const garmentBlob = await uploadPhoto("uploads/garment.png", garment, "image/png");
+    const owner = new OwnerClient(app.url);
+    const started = await owner.fetch("/api/generation/start", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(
+        withConsentJson({
+          human_image_url: personBlob.url,
+          garment_image_url: garmentBlob.url,
+          occasion: "Opera",
+        }),
+      ),
+    });
+    expect(started.status).toBe(202);
+    const { jobId } = (await started.json()) as { jobId: string };
+    const { final, urls } = await owner.pollUntilDone(jobId);
+    expect(final.status).toBe("completed");
+    const ofJob = () => [...emulator.blobs().keys()].filter((pathname) => pathname.startsWith(`${jobId}/`));
+    expect(ofJob().length).toBeGreaterThanOrEqual(4);
+
+    expect((await owner.deleteLook(jobId)).status).toBe(204);
+    expect(ofJob()).toEqual([]);
+    for (const url of urls) expect((await fetch(url)).status, url).toBe(404);
+    expect((await owner.status(jobId)).status).toBe(404);
   });
 
   it("takes a photo larger than Vercel's 4.5 MB request body limit", async () => {

@@ -34,6 +34,7 @@ describe("a job through the real adapters, against the vendor emulators", () => 
 
   it("completes with OpenAI advice and an image served from our own storage", async () => {
     const replicateBefore = vendors.replicate.creates().size;
+    const openaiDeletesBefore = vendors.openai.deletes().length;
     const form = startForm({
       person: await personPhoto(),
       garment: await garmentPhoto(colour(1)),
@@ -53,6 +54,10 @@ describe("a job through the real adapters, against the vendor emulators", () => 
     expect((await sharp(Buffer.from(await image.arrayBuffer())).metadata()).width).toBeGreaterThan(0);
     expectOneCreatePerStep(jobId);
     expect(vendors.replicate.creates().size).toBe(replicateBefore + 1);
+    // Issue 14: OpenAI's stored response (the photos, the advice) was deleted once the advice was saved.
+    const deleted = vendors.openai.deletes().slice(openaiDeletesBefore);
+    expect(deleted).toHaveLength(1);
+    expect(vendors.openai.hasResponse(deleted[0] ?? "")).toBe(false);
   });
 
   it("submits each step once under 50 simultaneous polls", async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { SCRIPTS } from "@/lib/store/lua";
 import { startVercelBlobEmulator, type VercelBlobEmulator } from "@/tests/emulators/vercel-blob";
 import { type AppServer, startApp } from "@/tests/support/app-server";
+import { withConsentJson } from "@/tests/support/consent";
 import { colour, expectApiError, listFiles, report, sleep } from "@/tests/support/hostile";
 import { garmentPhoto, personPhoto, startForm } from "@/tests/support/images";
 import { pollUntilDone } from "@/tests/support/poll";
@@ -162,7 +163,7 @@ describe("direct uploads (JSON start)", () => {
     fetch(`${blobApp.url}/api/generation/start`, {
       method: "POST",
       headers: { "content-type": "application/json", "Idempotency-Key": key },
-      body: JSON.stringify(body),
+      body: JSON.stringify(withConsentJson(body)),
     });
 
   it("makes one job for the same key, though the first start deleted the uploads", async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { crc32, deflateSync } from "node:zlib";
 import sharp from "sharp";
+import { consentPartOf } from "@/tests/support/consent";
 
 /** Files built to hurt an upload handler; each is small to send and honest about what it claims. */
 
@@ -105,6 +106,7 @@ export function streamedUpload(fileBytes: number): { body: ReadableStream<Uint8A
   const boundary = `----hostile${randomBytes(8).toString("hex")}`;
   const head = Buffer.from(
     `--${boundary}\r\nContent-Disposition: form-data; name="occasion"\r\n\r\nParty\r\n` +
+      consentPartOf(boundary) +
       `--${boundary}\r\nContent-Disposition: form-data; name="human_image"; filename="me.jpg"\r\n` +
       "Content-Type: image/jpeg\r\n\r\n",
   );

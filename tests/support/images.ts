@@ -1,4 +1,5 @@
 import sharp from "sharp";
+import { withConsent } from "@/tests/support/consent";
 
 /** A portrait-like test photo: a backdrop, a body and a lighter head, so image steps have something to use. */
 export async function personPhoto(width = 900, height = 1200): Promise<Buffer> {
@@ -21,15 +22,16 @@ export async function garmentPhoto(color = "#c0392b", size = 800): Promise<Buffe
   return sharp(Buffer.from(svg)).png().toBuffer();
 }
 
-/** Builds the start form the browser sends. */
+/** Builds the start form the browser sends, with the person's consent unless `consent: false`. */
 export function startForm(parts: {
   person?: Buffer | null;
   garment?: Buffer | null;
   occasion?: string | null;
+  consent?: boolean;
 }): FormData {
   const form = new FormData();
   if (parts.person) form.append("human_image", new Blob([new Uint8Array(parts.person)]), "me.jpg");
   if (parts.garment) form.append("garment_image", new Blob([new Uint8Array(parts.garment)]), "shirt.png");
   if (parts.occasion != null) form.append("occasion", parts.occasion);
-  return form;
+  return parts.consent === false ? form : withConsent(form);
 }

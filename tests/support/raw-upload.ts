@@ -1,4 +1,5 @@
 import http from "node:http";
+import { consentPartOf } from "@/tests/support/consent";
 
 /** What a raw upload saw: the answer (if any), when it came, and how much of the body left first. */
 export interface UploadRun {
@@ -131,6 +132,7 @@ export function drip(head: Buffer, everyMs: number, forMs: number) {
 export function openPhotoPart(boundary = "hostile-boundary"): { head: Buffer; contentType: string } {
   const head = Buffer.from(
     `--${boundary}\r\nContent-Disposition: form-data; name="occasion"\r\n\r\nParty\r\n` +
+      consentPartOf(boundary) +
       `--${boundary}\r\nContent-Disposition: form-data; name="junk"; filename="junk.bin"\r\n` +
       "Content-Type: application/octet-stream\r\n\r\n",
   );

@@ -9,12 +9,13 @@ describe("parseConfig", () => {
     expect(config.store).toEqual({ kind: "sqlite", file: path.resolve(".data/jobs.db") });
     expect(config.blobs).toEqual({ kind: "local", dir: path.resolve(".data/blobs") });
     expect([config.openai, config.kling, config.replicate]).toEqual([null, null, null]);
-    expect(config.jobTtlSeconds).toBe(604_800);
+    expect(config.jobTtlSeconds).toBe(86_400);
+    expect(config.retentionSweepSeconds).toBe(300);
   });
 
   it("treats the blank values of .env.example as unset", () => {
     const config = parseConfig({ JOB_TTL_SECONDS: "", DATA_DIR: " ", REDIS_URL: "", START_RATE_LIMIT: "" });
-    expect(config.jobTtlSeconds).toBe(604_800);
+    expect(config.jobTtlSeconds).toBe(86_400);
     expect(config.store.kind).toBe("sqlite");
     expect(config.startRateLimit.max).toBe(10);
   });

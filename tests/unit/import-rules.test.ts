@@ -67,15 +67,16 @@ const WRONG: ReadonlyArray<{ folder: string; source: string }> = [
   },
 ];
 
-/** Browser code may still import the client-safe modules: the step catalogue, the public job, the start rules. */
+/** Browser code may still import the client-safe modules: the step catalogue, the public job, the start rules, the consent text. */
 const ALLOWED = {
   folder: "components",
   source: [
+    'import { CONSENT_VERSION } from "@/lib/consent";',
     'import type { JobErrorCode } from "@/lib/job-errors";',
     'import type { PublicJob } from "@/lib/public-job";',
     'import { MAX_OCCASION_CHARS } from "@/lib/start-rules";',
     'import type { StepName } from "@/lib/step-catalogue";',
-    "export type Probe = [PublicJob, StepName, typeof MAX_OCCASION_CHARS, JobErrorCode];",
+    "export type Probe = [PublicJob, StepName, typeof MAX_OCCASION_CHARS, JobErrorCode, typeof CONSENT_VERSION];",
   ].join("\n"),
 };
 

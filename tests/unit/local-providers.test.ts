@@ -242,3 +242,31 @@ describe("local providers", () => {
     expect(maxDiff(finalFace, originalFace)).toBeLessThan(4);
   });
 });
+
+describe("the offline studio forgets what a deleted or expired look made (issue 14)", () => {
+  it("deletes one task's files, and every task of a job by its idempotency keys, nobody else's", async () => {
+    const { deleteTask } = await import("@/lib/providers/local/task-files");
+    const p = providers();
+    const garment = input(await redShirtPhoto());
+    const person = input(await personPhoto());
+    const ctx = (key: string) => ({ idempotencyKey: key, signal });
+    const jobA = "11111111-1111-4111-8111-111111111111";
+    const jobB = "22222222-2222-4222-8222-222222222222";
+    const adviceA = await p.advice.submit({ occasion: "Party", person, garment }, ctx(`${jobA}-advice-1`));
+    await p.advice.submit({ occasion: "Party", person, garment }, ctx(`${jobA}-advice-2`));
+    const adviceB = await p.advice.submit({ occasion: "Party", person, garment }, ctx(`${jobB}-advice-1`));
+    expect(await listLocalTasks(dir)).toHaveLength(3);
+
+    expect(p.advice.forget).toBeUndefined();
+    await deleteTask(dir, adviceA.taskId);
+    await deleteTask(dir, adviceA.taskId);
+    expect((await listLocalTasks(dir)).map((task) => task.idempotencyKey).sort()).toEqual([
+      `${jobA}-advice-2`,
+      `${jobB}-advice-1`,
+    ]);
+    expect(await p.advice.findTask?.(`${jobA}-advice-1`, { signal, since: 0 })).toBeNull();
+
+    await p.style.forgetJob?.(jobA);
+    expect((await listLocalTasks(dir)).map((task) => task.taskId)).toEqual([adviceB.taskId]);
+  });
+});

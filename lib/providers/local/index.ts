@@ -10,6 +10,7 @@ import { adviseOffline } from "./advisor";
 import { measureGarmentColors, nearestNamedColor } from "./colors";
 import { restoreFace, styleLook, tryOnGarment } from "./studio";
 import {
+  deleteTasksOfJob,
   findTaskIdByKey,
   type LocalTaskKind,
   type LocalTaskRecord,
@@ -115,6 +116,12 @@ function createLocalProvider<In, Loaded, Out>(
     async findTask(idempotencyKey) {
       const taskId = await findTaskIdByKey(dir, idempotencyKey);
       return taskId ? { taskId } : null;
+    },
+
+    // No per-task forget: the task files are this studio's ledger (which step ran how often) for as
+    // long as the look lives; they go with the look, by job id.
+    async forgetJob(jobId) {
+      await deleteTasksOfJob(dir, jobId);
     },
   };
 }

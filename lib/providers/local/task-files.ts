@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 
@@ -85,6 +85,26 @@ export async function findTaskIdByKey(dir: string, idempotencyKey: string): Prom
   if (!raw) return null;
   const task = await loadTask(dir, raw.toString("utf8"));
   return task?.idempotencyKey === idempotencyKey ? task.taskId : null;
+}
+
+/** Removes a task's record, its output image and its key file: the offline studio keeps nothing of it. */
+export async function deleteTask(dir: string, taskId: string): Promise<void> {
+  if (!TASK_ID.test(taskId)) return;
+  const task = await loadTask(dir, taskId).catch(() => null);
+  await rm(outputFile(dir, taskId), { force: true });
+  if (task) {
+    // The key file only while it still names this task (a later attempt may have taken the key).
+    const byKey = await readIfExists(keyFile(dir, task.idempotencyKey));
+    if (byKey?.toString("utf8") === taskId) await rm(keyFile(dir, task.idempotencyKey), { force: true });
+  }
+  await rm(taskFile(dir, taskId), { force: true });
+}
+
+/** Removes every task a job submitted: its idempotency keys are `{jobId}-{step}-{attempt}`. */
+export async function deleteTasksOfJob(dir: string, jobId: string): Promise<number> {
+  const tasks = (await listLocalTasks(dir)).filter((task) => task.idempotencyKey.startsWith(`${jobId}-`));
+  for (const task of tasks) await deleteTask(dir, task.taskId);
+  return tasks.length;
 }
 
 /** Every task recorded under `dir`, oldest first: tests count them to prove each step ran once. */

@@ -33,6 +33,8 @@ export interface OpenAIClient {
   ): Promise<ResponseSnapshot>;
   retrieveResponse(responseId: string, options?: CallOptions): Promise<ResponseSnapshot>;
   cancelResponse(responseId: string, options?: CallOptions): Promise<void>;
+  /** `DELETE /v1/responses/{id}`: the stored response (the photos it was sent, the advice) is gone. */
+  deleteResponse(responseId: string, options?: CallOptions): Promise<void>;
 }
 
 /** Reads the fields we use from an SDK answer, which the SDK does not validate at run time. */
@@ -104,6 +106,14 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
     async cancelResponse(responseId, call) {
       try {
         await sdk().responses.cancel(responseId, requestOptions(call));
+      } catch (error) {
+        throw classifyOpenAIError(error, redact);
+      }
+    },
+
+    async deleteResponse(responseId, call) {
+      try {
+        await sdk().responses.delete(responseId, requestOptions(call));
       } catch (error) {
         throw classifyOpenAIError(error, redact);
       }

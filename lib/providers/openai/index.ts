@@ -110,7 +110,12 @@ export function createOpenAIAdviceProvider(
   function submitFallback(body: ResponseCreateParamsNonStreaming, idempotencyKey: string) {
     const taskId = startFallbackTask(async () => {
       try {
-        const snapshot = await client.createResponse(body, { timeoutMs: fallbackTimeoutMs, idempotencyKey });
+        // Not stored: its id never reaches the job, so a stored copy could never be deleted.
+        const unstored = { ...body, store: false };
+        const snapshot = await client.createResponse(unstored, {
+          timeoutMs: fallbackTimeoutMs,
+          idempotencyKey,
+        });
         const result = interpret(snapshot);
         if (result.state !== "running") return result;
         // A synchronous call answers when done; a "still running" answer would never change.
@@ -183,6 +188,18 @@ export function createOpenAIAdviceProvider(
       } catch (error) {
         // Unknown (404), or not cancellable any more (finished, or not a background response): done.
         if (error instanceof ProviderError && [400, 404, 409].includes(error.httpStatus ?? 0)) return;
+        throw error;
+      }
+    },
+
+    async forget(taskId, ctx) {
+      // A plain fallback call is created with store: false (nothing kept) and has no id at OpenAI.
+      if (isFallbackTaskId(taskId)) return;
+      try {
+        await client.deleteResponse(taskId, { signal: ctx.signal });
+      } catch (error) {
+        // Already deleted, or never stored: nothing left to delete.
+        if (error instanceof ProviderError && error.httpStatus === 404) return;
         throw error;
       }
     },

@@ -3,6 +3,7 @@ import { after, NextResponse } from "next/server";
 import { route } from "@/lib/http";
 import { discardUploadsAfter, readStart } from "@/lib/intake/read-start";
 import { advance } from "@/lib/jobs/advance";
+import { sweepExpiredJobsIfDue } from "@/lib/jobs/retention";
 import { startJob } from "@/lib/jobs/start-job";
 import { logEvent } from "@/lib/log";
 import { refuseCrossSite } from "@/lib/owners/same-origin";
@@ -16,6 +17,7 @@ async function start(request: Request) {
   refuseCrossSite(request);
   const { start, client, uploads, owner } = await readStart(parts, request);
   const { jobId, replayed } = await startJob(parts, start, client);
+  after(() => sweepExpiredJobsIfDue(parts, { everyMs: parts.config.retentionSweepSeconds * 1000 }));
   // The first step starts after the answer; if this dies, the first poll picks the work up.
   if (!replayed) {
     discardUploadsAfter(parts, jobId, uploads);

@@ -5,6 +5,7 @@ import { route } from "@/lib/http";
 import { advance } from "@/lib/jobs/advance";
 import { parseJobId } from "@/lib/jobs/job-id";
 import { toPublicJob } from "@/lib/jobs/public-view";
+import { sweepExpiredJobsIfDue } from "@/lib/jobs/retention";
 import { logEvent } from "@/lib/log";
 import { callerOwnerHash } from "@/lib/owners/owner-cookie";
 import { invocationStopBy } from "@/lib/time-budget";
@@ -25,6 +26,8 @@ async function status(request: Request) {
   // The after() below is cut at maxDuration: no vendor call starts that could not end before it.
   const work = advance(jobId, parts, { watcher: "person", stopBy: invocationStopBy(maxDuration) });
   after(() => work.catch((error: unknown) => logEvent("advance.failed", { jobId, error })));
+  // No cron needed: a poll now and then also deletes what expired jobs left behind.
+  after(() => sweepExpiredJobsIfDue(parts, { everyMs: parts.config.retentionSweepSeconds * 1000 }));
   const job = await withinBudget(work, POLL_BUDGET_MS, () => parts.store.get(jobId));
   if (!job) throw new AppError("job_not_found", "This job does not exist or has expired.");
   return NextResponse.json(toPublicJob(job, Date.now(), callerOwnerHash(request)));

@@ -1,0 +1,62 @@
+import type { AdvanceDeps } from "@/lib/jobs/advance";
+import { eraseJob } from "@/lib/jobs/erase-job";
+import { logEvent } from "@/lib/log";
+
+export interface RetentionResult {
+  /** Jobs whose record had expired, found in the retention index (at most the limit). */
+  expired: number;
+  /** Of those, the ones whose files and index entries are now gone. */
+  erased: number;
+  /** Erases that failed (a blob API outage); the id stays in the index for the next sweep. */
+  errors: number;
+}
+
+/** The store counter that lets one sweep per period run, however many instances ask. */
+const SWEEP_COUNTER = "retention-sweep";
+
+/**
+ * Deletes what outlives an expired job's record: its files under `<jobId>/`, the offline studio's
+ * task files, its index entries. The record's TTL ends the record; this ends everything else.
+ */
+export async function sweepExpiredJobs(
+  deps: AdvanceDeps,
+  { limit, now = Date.now }: { limit: number; now?: () => number },
+): Promise<RetentionResult> {
+  const ids = await deps.store.listExpired(now(), limit);
+  const result: RetentionResult = { expired: ids.length, erased: 0, errors: 0 };
+  for (const jobId of ids) {
+    try {
+      await eraseJob(deps, jobId);
+      result.erased++;
+    } catch (error) {
+      result.errors++;
+      logEvent("retention.erase_failed", { jobId, error });
+    }
+  }
+  if (ids.length > 0) logEvent("retention.swept", { ...result });
+  return result;
+}
+
+/** When this process last asked the store whether a sweep is due: a poll costs no store call before then. */
+let lastAskedAt = 0;
+
+/**
+ * The app's own retention sweep, for deployments without a cron: at most once per `everyMs` across
+ * every instance (the first `hit` of the store's window wins), and this process asks at most that
+ * often too. Call it after an answer is sent (after()); it never throws.
+ */
+export async function sweepExpiredJobsIfDue(
+  deps: AdvanceDeps,
+  { everyMs, limit = 20, now = Date.now }: { everyMs: number; limit?: number; now?: () => number },
+): Promise<RetentionResult | null> {
+  if (now() - lastAskedAt < everyMs) return null;
+  lastAskedAt = now();
+  try {
+    const { count } = await deps.store.hit(SWEEP_COUNTER, everyMs);
+    if (count !== 1) return null;
+    return await sweepExpiredJobs(deps, { limit, now });
+  } catch (error) {
+    logEvent("retention.sweep_failed", { error });
+    return null;
+  }
+}
