@@ -6,6 +6,7 @@ interface HomePageProps {
 }
 
 export default async function HomePage({ searchParams }: HomePageProps) {
+  const blobs = getConfig().blobs;
   // Read on the server, so a reload or a shared link renders the job's view at once, with no flash of the form.
   const { job } = await searchParams;
   return (
@@ -29,7 +30,7 @@ export default async function HomePage({ searchParams }: HomePageProps) {
       <main className="mx-auto w-full max-w-5xl flex-1 px-5 py-10 sm:px-8 sm:py-14">
         <Studio
           initialJobId={typeof job === "string" && job ? job : null}
-          directUploads={getConfig().blobs.kind === "vercel-blob"}
+          directUploads={blobs.kind === "vercel-blob" ? blobs.access : null}
         />
       </main>
     </div>

@@ -1,6 +1,9 @@
 import { attemptFor, closeAttempt } from "@/components/start-attempt";
 import { UNREACHABLE, type UploadOutcome, type UploadRequest, uploadLook } from "@/components/upload-look";
 
+/** The access of the server's Vercel Blob store, which direct uploads must use; null: no direct uploads. */
+export type DirectUploads = "public" | "private" | null;
+
 /** The Blob SDK is ~120 KB of script: only pages whose uploads go to Blob load it. */
 const loadDirectUploads = () => import("@/components/upload-look-direct");
 
@@ -11,7 +14,7 @@ export function preloadDirectUploads(): void {
   });
 }
 
-async function sendLook(request: UploadRequest, directUploads: boolean): Promise<UploadOutcome> {
+async function sendLook(request: UploadRequest, directUploads: DirectUploads): Promise<UploadOutcome> {
   if (!directUploads) return uploadLook(request);
   let direct: Awaited<ReturnType<typeof loadDirectUploads>>;
   try {
@@ -19,7 +22,7 @@ async function sendLook(request: UploadRequest, directUploads: boolean): Promise
   } catch {
     return { ok: false, message: UNREACHABLE, mayHaveStarted: false };
   }
-  return direct.uploadLookDirect(request);
+  return direct.uploadLookDirect(request, directUploads);
 }
 
 /**
@@ -30,7 +33,7 @@ async function sendLook(request: UploadRequest, directUploads: boolean): Promise
  */
 export async function startLook(
   request: Omit<UploadRequest, "attempt">,
-  directUploads: boolean,
+  directUploads: DirectUploads,
 ): Promise<UploadOutcome> {
   const attempt = attemptFor(request);
   const outcome = await sendLook({ ...request, attempt }, directUploads);

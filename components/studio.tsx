@@ -8,7 +8,7 @@ import { MissingJobView } from "@/components/missing-job-view";
 import { MyLooks } from "@/components/my-looks";
 import { ProgressView } from "@/components/progress-view";
 import { ResultView } from "@/components/result-view";
-import { preloadDirectUploads, startLook } from "@/components/start-look";
+import { type DirectUploads, preloadDirectUploads, startLook } from "@/components/start-look";
 import { announcementOf, studioViewOf } from "@/components/studio-view";
 import { useImageFile } from "@/hooks/use-image-file";
 import type { JobPolling } from "@/hooks/use-job-polling";
@@ -23,8 +23,11 @@ function showJobInUrl(jobId: string | null): void {
 
 interface StudioProps {
   initialJobId: string | null;
-  /** The server stores images in Vercel Blob: photos go there straight from the browser. */
-  directUploads: boolean;
+  /**
+   * The server stores images in Vercel Blob (a public or a private store): photos go there straight
+   * from the browser, with that access. Null: they go in the start form.
+   */
+  directUploads: DirectUploads;
 }
 
 /** The privacy controls under every view: delete the look shown (when it is ours), or all of them. */

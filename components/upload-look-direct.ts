@@ -30,8 +30,16 @@ function failureMessage(error: unknown, cancelled: AbortSignal): string {
   return "Your photos could not be uploaded. Please try again.";
 }
 
-/** Puts both photos into Blob; any failure, a stall or the caller's signal stops both. */
-async function uploadPhotos(request: UploadRequest, stop: AbortController): Promise<string[]> {
+/**
+ * Puts both photos into Blob; any failure, a stall or the caller's signal stops both. `access`: the
+ * store's (a private store refuses public puts); a private photo's URL is only an address, which the
+ * server reads with its token.
+ */
+async function uploadPhotos(
+  request: UploadRequest,
+  access: "public" | "private",
+  stop: AbortController,
+): Promise<string[]> {
   const photos = [request.person, request.garment];
   const total = photos.reduce((sum, photo) => sum + photo.size, 0);
   const loaded = photos.map(() => 0);
@@ -51,7 +59,7 @@ async function uploadPhotos(request: UploadRequest, stop: AbortController): Prom
       photos.map(async (photo, index) => {
         try {
           const blob = await upload(PATHNAMES[index] ?? PATHNAMES[0], photo, {
-            access: "public",
+            access,
             handleUploadUrl: "/api/uploads",
             contentType: "image/jpeg",
             abortSignal: stop.signal,
@@ -103,14 +111,17 @@ async function postUrls(request: UploadRequest, urls: string[]): Promise<StartAn
  * A retry of the same attempt reuses its uploads: the same request, so the same Idempotency-Key holds.
  * Never rejects: every failure becomes a message.
  */
-export async function uploadLookDirect(request: UploadRequest): Promise<UploadOutcome> {
+export async function uploadLookDirect(
+  request: UploadRequest,
+  access: "public" | "private",
+): Promise<UploadOutcome> {
   let urls = request.attempt.uploadedUrls;
   if (!urls) {
     const stop = new AbortController();
     const cancel = () => stop.abort();
     request.signal.addEventListener("abort", cancel, { once: true });
     try {
-      urls = await uploadPhotos(request, stop);
+      urls = await uploadPhotos(request, access, stop);
     } catch (error) {
       // Nothing was started yet: a new submit may upload afresh under a new key.
       return { ok: false, message: failureMessage(error, request.signal), mayHaveStarted: false };

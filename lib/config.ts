@@ -49,6 +49,7 @@ const envSchema = z.object({
   REDIS_URL: optionalString,
   BLOB_READ_WRITE_TOKEN: optionalString,
   VERCEL_BLOB_API_URL: z.preprocess(blankAsUnset, z.url().optional()),
+  BLOB_ACCESS: z.preprocess(blankAsUnset, z.enum(["private", "public"]).default("private")),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString,
   OPENAI_MODEL: optionalString,
@@ -113,6 +114,11 @@ export interface AppConfig {
     | {
         kind: "vercel-blob";
         token: string;
+        /**
+         * BLOB_ACCESS, the store's access as created (default private: photos of people are never at
+         * a permanent public address unless the operator says so).
+         */
+        access: "public" | "private";
         /** VERCEL_BLOB_API_URL: another Blob API (the emulator in tests); @vercel/blob reads it itself too. */
         apiUrl: string | undefined;
       };
@@ -295,7 +301,12 @@ export function parseConfig(rawEnv: Record<string, string | undefined>): AppConf
     keyPrefix: env.STORE_KEY_PREFIX ?? "style-studio",
     store,
     blobs: env.BLOB_READ_WRITE_TOKEN
-      ? { kind: "vercel-blob", token: env.BLOB_READ_WRITE_TOKEN, apiUrl: env.VERCEL_BLOB_API_URL }
+      ? {
+          kind: "vercel-blob",
+          token: env.BLOB_READ_WRITE_TOKEN,
+          access: env.BLOB_ACCESS,
+          apiUrl: env.VERCEL_BLOB_API_URL,
+        }
       : { kind: "local", dir: path.join(dataDir, "blobs") },
     openai: env.OPENAI_API_KEY
       ? {

@@ -35,7 +35,9 @@ export function createLocalBlobStore(options: { dir: string }): BlobStore {
   }
 
   return {
-    isPublic: false,
+    access: "local",
+    viewUrl: async (ref) => ref.url,
+    fetchUrl: async () => null,
     async put(key, bytes) {
       const file = fileFor(key);
       await mkdir(path.dirname(file), { recursive: true });

@@ -2,7 +2,7 @@ import { AppError } from "@/lib/errors";
 import type { AdvanceDeps } from "@/lib/jobs/advance";
 import { eraseJob } from "@/lib/jobs/erase-job";
 import { requireOwner } from "@/lib/jobs/ownership";
-import { toPublicJob } from "@/lib/jobs/public-view";
+import { publicJobOf } from "@/lib/jobs/public-view";
 import type { PublicJob } from "@/lib/public-job";
 
 /** The most looks one owner's list shows (and one "delete all" round takes). */
@@ -15,7 +15,8 @@ export async function listOwnedLooks(deps: AdvanceDeps, ownerHash: string | null
   if (!ownerHash) return [];
   const jobs = await deps.store.listByOwner(ownerHash, MAX_LISTED_LOOKS);
   const now = Date.now();
-  return jobs.map((job) => toPublicJob(job, now, ownerHash));
+  // Image addresses from the blob store, as in the status view (signed for a private store).
+  return Promise.all(jobs.map((job) => publicJobOf(job, deps.blobs, ownerHash, now)));
 }
 
 /** Deletes one look of the caller's: 404 when there is none (any more), 403 when it is someone else's. */

@@ -60,7 +60,8 @@ interface StepDefinition<In, Out>
     "provider" | "submit" | "check" | "findTask" | "cancel" | "forget" | "forgetJob" | "save"
   > {
   pick(providers: Providers): TaskProvider<In, Out>;
-  buildInput(scope: StepScope): In;
+  /** `until`: the step's deadline (ms epoch), as long as a URL handed to its vendor may live. */
+  buildInput(scope: StepScope, until: number): In;
   /** `from`: the provider that produced the output (it says where its output URLs may point). */
   save(scope: StepScope, output: Out, from: TaskProvider<In, Out>): Promise<Partial<Artifacts>>;
 }
@@ -74,7 +75,8 @@ function defineStep<In, Out>(definition: StepDefinition<In, Out>): Step {
       canFindTasks: Boolean(pick(providers).findTask),
       canCancel: Boolean(pick(providers).cancel),
     }),
-    submit: (scope, ctx) => pick(scope.providers).submit(buildInput(scope), ctx),
+    submit: (scope, ctx) =>
+      pick(scope.providers).submit(buildInput(scope, stepDeadline(scope.job, meta.deadlineMs)), ctx),
     check: (scope, taskId, ctx) => pick(scope.providers).check(taskId, ctx),
     findTask: async (scope, key, ctx) => (await pick(scope.providers).findTask?.(key, ctx)) ?? null,
     cancel: async (scope, taskId, ctx) => pick(scope.providers).cancel?.(taskId, ctx),
@@ -85,11 +87,19 @@ function defineStep<In, Out>(definition: StepDefinition<In, Out>): Step {
   };
 }
 
-/** An image of ours as a provider input: a public URL when storage is public, bytes always. */
-function imageInput(scope: StepScope, ref: BlobRef | undefined, what: string): ImageInput {
+/** When the step in progress must be over: its start plus its deadline (isOverdue's bound). */
+function stepDeadline(job: StoredJob, deadlineMs: number): number {
+  return (job.current?.startedAt ?? Date.now()) + deadlineMs;
+}
+
+/**
+ * An image of ours as a provider input: a URL the vendor can fetch until the step's deadline (public,
+ * or signed for a private store, and then dead after it) when storage has one, the bytes always.
+ */
+function imageInput(scope: StepScope, ref: BlobRef | undefined, what: string, until: number): ImageInput {
   if (!ref) throw new Error(`${what} is missing from job ${scope.job.id}`);
   return {
-    publicUrl: scope.blobs.isPublic ? ref.url : null,
+    url: () => scope.blobs.fetchUrl(ref, until),
     load: async () => {
       const blob = await scope.blobs.get(ref);
       if (!blob) throw new Error(`${what} of job ${scope.job.id} is gone from storage`);
@@ -125,10 +135,10 @@ export const PIPELINE: readonly Step[] = [
     retry: { maxFailures: 4, baseDelayMs: 1_000, maxDelayMs: 20_000 },
     checkIntervalMs: 2_000,
     pick: (providers) => providers.advice,
-    buildInput: (scope) => ({
+    buildInput: (scope, until) => ({
       occasion: scope.job.occasion,
-      person: imageInput(scope, scope.job.inputs.person, "The person's photo"),
-      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo"),
+      person: imageInput(scope, scope.job.inputs.person, "The person's photo", until),
+      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo", until),
     }),
     save: async (_rt, advice) => ({ advice }),
   }),
@@ -139,9 +149,9 @@ export const PIPELINE: readonly Step[] = [
     retry: IMAGE_RETRY,
     checkIntervalMs: 3_000,
     pick: (providers) => providers.style,
-    buildInput: (scope) => ({
-      person: imageInput(scope, scope.job.inputs.person, "The person's photo"),
-      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo"),
+    buildInput: (scope, until) => ({
+      person: imageInput(scope, scope.job.inputs.person, "The person's photo", until),
+      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo", until),
       prompt: scope.job.artifacts.advice?.stylePrompt ?? `A styled look for: ${scope.job.occasion}`,
     }),
     save: saveImage("style"),
@@ -153,9 +163,9 @@ export const PIPELINE: readonly Step[] = [
     retry: IMAGE_RETRY,
     checkIntervalMs: 3_000,
     pick: (providers) => providers.tryon,
-    buildInput: (scope) => ({
-      styled: imageInput(scope, scope.job.artifacts.style, "The styled image"),
-      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo"),
+    buildInput: (scope, until) => ({
+      styled: imageInput(scope, scope.job.artifacts.style, "The styled image", until),
+      garment: imageInput(scope, scope.job.inputs.garment, "The garment photo", until),
     }),
     save: saveImage("tryon"),
   }),
@@ -166,9 +176,9 @@ export const PIPELINE: readonly Step[] = [
     retry: IMAGE_RETRY,
     checkIntervalMs: 2_000,
     pick: (providers) => providers.faceswap,
-    buildInput: (scope) => ({
-      target: imageInput(scope, scope.job.artifacts.tryon, "The try-on image"),
-      face: imageInput(scope, scope.job.inputs.person, "The person's photo"),
+    buildInput: (scope, until) => ({
+      target: imageInput(scope, scope.job.artifacts.tryon, "The try-on image", until),
+      face: imageInput(scope, scope.job.inputs.person, "The person's photo", until),
     }),
     save: saveImage("final"),
   }),

@@ -1,3 +1,4 @@
+import type { BlobStore } from "@/lib/blobs/types";
 import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
 import { isOwnedBy } from "@/lib/jobs/ownership";
 import { PIPELINE, TOTAL_STEPS } from "@/lib/jobs/pipeline";
@@ -23,17 +24,54 @@ function pollAfterMs(job: StoredJob, now: number): number | null {
   return clampPollDelay(job.nextCheckAt - now + POLL_LEAD_MS);
 }
 
-/** `ownerHash`: the caller's (lib/owners), null without an owner cookie. */
-export function toPublicJob(job: StoredJob, now = Date.now(), ownerHash: string | null = null): PublicJob {
+/** The browser addresses of a view's images, from `BlobStore.viewUrl`. */
+export interface ViewImages {
+  imageUrl: string | null;
+  personImageUrl: string | null;
+}
+
+const NO_IMAGES: ViewImages = { imageUrl: null, personImageUrl: null };
+
+/**
+ * The browser's view of a job. `ownerHash`: the caller's (lib/owners), null without an owner cookie.
+ * Image addresses come from the blob store (`viewUrl`), never from the record: a private store's
+ * stored URL must not reach a browser, only a signed one that expires. The person's photo is signed
+ * for its owner only.
+ */
+export async function publicJobOf(
+  job: StoredJob,
+  blobs: Pick<BlobStore, "viewUrl">,
+  ownerHash: string | null,
+  now = Date.now(),
+): Promise<PublicJob> {
+  const final = job.status === "completed" ? job.artifacts.final : undefined;
+  const person = isOwnedBy(job, ownerHash) ? job.inputs.person : undefined;
+  const [imageUrl, personImageUrl] = await Promise.all([
+    final ? blobs.viewUrl(final) : null,
+    person ? blobs.viewUrl(person) : null,
+  ]);
+  return toPublicJob(job, now, ownerHash, { imageUrl, personImageUrl });
+}
+
+/**
+ * The view with the images' browser URLs already resolved (`publicJobOf` resolves them). Without them
+ * the view shows no image: the stored URL is never the fallback.
+ */
+export function toPublicJob(
+  job: StoredJob,
+  now = Date.now(),
+  ownerHash: string | null = null,
+  images: ViewImages = NO_IMAGES,
+): PublicJob {
   const advice = job.artifacts.advice;
   const owned = isOwnedBy(job, ownerHash);
   return {
     jobId: job.id,
     status: job.status,
     statusMessage: statusMessage(job),
-    imageUrl: job.status === "completed" ? (job.artifacts.final?.url ?? null) : null,
+    imageUrl: job.status === "completed" ? images.imageUrl : null,
     // A shared link shows the look, never the photo it was made from.
-    personImageUrl: owned ? job.inputs.person.url : null,
+    personImageUrl: owned ? images.personImageUrl : null,
     error: job.status === "failed" ? job.error : null,
     errorCode: job.status === "failed" ? (job.errorCode ?? "internal") : null,
     owned,

@@ -71,10 +71,14 @@ export class ProviderError extends Error {
   }
 }
 
-/** An image handed to a provider: a public URL when one exists, its bytes always. */
+/** An image handed to a provider: a URL it can fetch when our storage has one, its bytes always. */
 export interface ImageInput {
-  /** A URL the provider can fetch from the internet, or null when our storage is not public (local mode). */
-  publicUrl: string | null;
+  /**
+   * A URL the provider can fetch from the internet until the step's deadline (a public store's URL, or
+   * a signed one of a private store, valid that long only), or null when the internet cannot reach our
+   * storage (local files). Async: signing may ask the store for a token.
+   */
+  url(): Promise<string | null>;
   /** Loads the normalised JPEG bytes. */
   load(): Promise<Buffer>;
 }

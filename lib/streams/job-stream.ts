@@ -1,6 +1,6 @@
 import { type AdvanceDeps, advance } from "@/lib/jobs/advance";
 import { isTerminal, type StoredJob } from "@/lib/jobs/job";
-import { toPublicJob } from "@/lib/jobs/public-view";
+import { publicJobOf } from "@/lib/jobs/public-view";
 import { logEvent } from "@/lib/log";
 import type { StreamFrame } from "@/lib/streams/event-format";
 import { onJobSignal, signalJob } from "@/lib/streams/job-signals";
@@ -100,10 +100,16 @@ export async function* jobStreamFrames(
   try {
     yield { kind: "retry", ms: STREAM_RETRY_MS };
     yield { kind: "clock", now: clock.now() };
-    const emit = function* (): Generator<StreamFrame> {
+    // Image addresses from the blob store, as in the status view (signed for a private store, and
+    // signed afresh with each frame).
+    const emit = async function* (): AsyncGenerator<StreamFrame> {
       if (job.version <= sent) return;
       sent = job.version;
-      yield { kind: "job", id: job.version, data: toPublicJob(job, clock.now(), ownerHash) };
+      yield {
+        kind: "job",
+        id: job.version,
+        data: await publicJobOf(job, deps.blobs, ownerHash, clock.now()),
+      };
     };
     yield* emit();
     for (;;) {

@@ -13,7 +13,7 @@ import { tempDir } from "@/tests/support/app-server";
 /** One driver under test, with what the suite needs to observe it from outside. */
 interface BlobBackend {
   store: BlobStore;
-  /** What a browser gets from the ref's url, or null when it serves nothing. */
+  /** What a browser gets from the ref's view URL, or null when it serves nothing. */
   served(ref: BlobRef): Promise<StoredBlob | null>;
   unknownRef: BlobRef;
   /** Refs that point outside the store. */
@@ -42,7 +42,8 @@ function localBackend(): BlobBackend {
     store,
     // GET /api/files/<key> reads exactly this: the url is the files route plus the key.
     served: async (ref) => {
-      expect(ref.url).toBe(`${LOCAL_BLOB_ROUTE}${ref.key}`);
+      expect(await store.viewUrl(ref)).toBe(`${LOCAL_BLOB_ROUTE}${ref.key}`);
+      expect(await store.fetchUrl(ref, Date.now() + 60_000)).toBeNull();
       return store.get({ key: ref.key, url: ref.url });
     },
     unknownRef: { key: "nobody/missing.jpg", url: `${LOCAL_BLOB_ROUTE}nobody/missing.jpg` },
@@ -69,18 +70,19 @@ async function startForeignServer() {
   return { url, hits, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-async function vercelBackend(): Promise<BlobBackend> {
-  const emulator = await startVercelBlobEmulator();
+async function vercelBackend(access: "public" | "private"): Promise<BlobBackend> {
+  const emulator = await startVercelBlobEmulator({ access });
   const foreign = await startForeignServer();
   // @vercel/blob reads its API base and retry count from the environment only.
   vi.stubEnv("VERCEL_BLOB_API_URL", emulator.url);
   vi.stubEnv("VERCEL_BLOB_RETRIES", "0");
-  const store = createVercelBlobStore({ token: emulator.token, apiUrl: emulator.url });
+  const store = createVercelBlobStore({ token: emulator.token, access, apiUrl: emulator.url });
   const deletesBefore = () => emulator.requests.filter((r) => r.startsWith("POST /delete")).length;
   const baselineDeletes = deletesBefore();
   const outsideRefs: BlobRef[] = [
     { key: "uploads/x.jpg", url: `${foreign.url}/uploads/x.jpg` },
     { key: "x.jpg", url: "https://otherstore.public.blob.vercel-storage.com/x.jpg" },
+    { key: "x.jpg", url: "https://otherstore.private.blob.vercel-storage.com/x.jpg" },
     { key: "x.jpg", url: `https://${emulator.storeId}.public.blob.vercel-storage.com.evil.example/x.jpg` },
     { key: "x.jpg", url: `http://user:pass@${new URL(emulator.url).host}/x.jpg` },
     { key: "x.jpg", url: "/api/files/x.jpg" },
@@ -88,7 +90,7 @@ async function vercelBackend(): Promise<BlobBackend> {
   return {
     store,
     served: async (ref) => {
-      const response = await fetch(ref.url);
+      const response = await fetch(await store.viewUrl(ref));
       if (response.status === 404) return null;
       expect(response.status).toBe(200);
       return {
@@ -208,7 +210,8 @@ function describeBlobStoreConformance(name: string, makeBackend: () => BlobBacke
 }
 
 describeBlobStoreConformance("local files", localBackend);
-describeBlobStoreConformance("Vercel Blob (emulator)", vercelBackend);
+describeBlobStoreConformance("Vercel Blob, public store (emulator)", () => vercelBackend("public"));
+describeBlobStoreConformance("Vercel Blob, private store (emulator)", () => vercelBackend("private"));
 
 describe("Vercel Blob store specifics", () => {
   let emulator: VercelBlobEmulator;
@@ -223,9 +226,12 @@ describe("Vercel Blob store specifics", () => {
   });
 
   it("puts public blobs with a random suffix through the documented API call", async () => {
-    const store = createVercelBlobStore({ token: emulator.token, apiUrl: emulator.url });
+    const store = createVercelBlobStore({ token: emulator.token, access: "public", apiUrl: emulator.url });
     const ref = await store.put("job-6/person-1.jpg", JPEG, "image/jpeg");
-    expect(store.isPublic).toBe(true);
+    expect(store.access).toBe("public");
+    // A public store's blob is its own URL, for the browser and for vendors alike.
+    expect(await store.viewUrl(ref)).toBe(ref.url);
+    expect(await store.fetchUrl(ref, Date.now() + 60_000)).toBe(ref.url);
     expect(emulator.requests).toContain(`PUT /?pathname=${encodeURIComponent("job-6/person-1.jpg")}`);
     expect(emulator.blobs().get(ref.key)).toMatchObject({ bytes: JPEG, contentType: "image/jpeg" });
     expect(ref.url).toBe(`${emulator.url}/${ref.key}`);
@@ -234,15 +240,23 @@ describe("Vercel Blob store specifics", () => {
   it("is refused by the API with a wrong token, and names a malformed one", async () => {
     const wrong = createVercelBlobStore({
       token: `vercel_blob_rw_specifics01_${"0".repeat(32)}`,
+      access: "public",
       apiUrl: emulator.url,
     });
     await expect(wrong.put("a/b.jpg", JPEG, "image/jpeg")).rejects.toThrow(/Access denied/);
     expect(emulator.blobs().size).toBe(0);
-    expect(() => createVercelBlobStore({ token: "not-a-token" })).toThrow(/BLOB_READ_WRITE_TOKEN/);
+    expect(() => createVercelBlobStore({ token: "not-a-token", access: "public" })).toThrow(
+      /BLOB_READ_WRITE_TOKEN/,
+    );
   });
 
   it("gives up at its deadline while the API hangs", async () => {
-    const store = createVercelBlobStore({ token: emulator.token, apiUrl: emulator.url, timeoutMs: 300 });
+    const store = createVercelBlobStore({
+      token: emulator.token,
+      access: "public",
+      apiUrl: emulator.url,
+      timeoutMs: 300,
+    });
     emulator.fault({ on: "put", kind: "hang", ms: 5_000 });
     const started = Date.now();
     await expect(store.put("a/b.jpg", JPEG, "image/jpeg")).rejects.toThrow(/within 300 ms/);
@@ -250,13 +264,18 @@ describe("Vercel Blob store specifics", () => {
   });
 
   it("surfaces an API failure instead of storing nothing silently", async () => {
-    const store = createVercelBlobStore({ token: emulator.token, apiUrl: emulator.url });
+    const store = createVercelBlobStore({ token: emulator.token, access: "public", apiUrl: emulator.url });
     emulator.fault({ on: "put", kind: "http", status: 503, code: "service_unavailable" });
     await expect(store.put("a/b.jpg", JPEG, "image/jpeg")).rejects.toThrow(/not available/);
   });
 
   it("stops reading a blob past its size cap", async () => {
-    const store = createVercelBlobStore({ token: emulator.token, apiUrl: emulator.url, maxGetBytes: 1000 });
+    const store = createVercelBlobStore({
+      token: emulator.token,
+      access: "public",
+      apiUrl: emulator.url,
+      maxGetBytes: 1000,
+    });
     const ref = await store.put("a/big.jpg", JPEG, "image/jpeg");
     await expect(store.get(ref)).rejects.toBeInstanceOf(BlobTooLargeError);
   });
@@ -264,6 +283,7 @@ describe("Vercel Blob store specifics", () => {
   it("trusts the real store host only for its own store id", async () => {
     const store = createVercelBlobStore({
       token: `vercel_blob_rw_AbC123_${"x".repeat(24)}`,
+      access: "public",
       timeoutMs: 2_000,
     });
     // Nothing is reachable from here: null means "refused unfetched", a throw means "tried to fetch".

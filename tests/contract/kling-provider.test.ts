@@ -53,9 +53,9 @@ function providers(overrides: Partial<KlingProvidersOptions> = {}) {
   });
 }
 
-const bytesOf = (bytes: Buffer): ImageInput => ({ publicUrl: null, load: async () => bytes });
+const bytesOf = (bytes: Buffer): ImageInput => ({ url: async () => null, load: async () => bytes });
 const urlOf = (path: string, bytes: Buffer): ImageInput => ({
-  publicUrl: `${siteUrl}${path}`,
+  url: async () => `${siteUrl}${path}`,
   load: async () => bytes,
 });
 const styleInput = (prompt = "A linen suit for a garden wedding") => ({

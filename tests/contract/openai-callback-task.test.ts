@@ -31,8 +31,8 @@ describe("an OpenAI webhook's response", () => {
     const { taskId } = await provider.submit(
       {
         occasion: "Garden party",
-        person: { publicUrl: null, load: async () => person },
-        garment: { publicUrl: null, load: async () => jpeg },
+        person: { url: async () => null, load: async () => person },
+        garment: { url: async () => null, load: async () => jpeg },
       },
       { idempotencyKey, signal: AbortSignal.timeout(10_000) },
     );

@@ -29,8 +29,8 @@ beforeAll(async () => {
   const garmentJpeg = await sharp(garment).jpeg().toBuffer();
   input = {
     occasion: "Summer wedding guest",
-    person: { publicUrl: null, load: async () => person },
-    garment: { publicUrl: null, load: async () => garmentJpeg },
+    person: { url: async () => null, load: async () => person },
+    garment: { url: async () => null, load: async () => garmentJpeg },
   };
 });
 afterAll(() => emulator.close());
@@ -146,8 +146,8 @@ describe("OpenAI advice provider against the emulator", () => {
     await provider().submit(
       {
         occasion: "Job interview",
-        person: { publicUrl: "https://blob.example.com/me.jpg", load },
-        garment: { publicUrl: "https://blob.example.com/shirt.jpg", load },
+        person: { url: async () => "https://blob.example.com/me.jpg", load },
+        garment: { url: async () => "https://blob.example.com/shirt.jpg", load },
       },
       ctx(),
     );

@@ -37,8 +37,8 @@ beforeAll(async () => {
   emulator = await startReplicateEmulator({ token: TOKEN, taskDurationMs: TASK_MS });
   [target, face] = await Promise.all([personPhoto(360, 480), personPhoto(300, 400)]);
   input = {
-    target: { publicUrl: null, load: async () => target },
-    face: { publicUrl: null, load: async () => face },
+    target: { url: async () => null, load: async () => target },
+    face: { url: async () => null, load: async () => face },
   };
   // Stands in for public blob storage, so the emulator can fetch inputs passed by URL.
   photos = createServer((req, res) => {
@@ -133,7 +133,7 @@ describe("Replicate face-swap provider against the emulator", () => {
       .jpeg({ quality: 95 })
       .toBuffer();
     expect(noisy.length).toBeGreaterThan(DATA_URL_MAX_BYTES);
-    await provider().submit({ ...input, target: { publicUrl: null, load: async () => noisy } }, ctx());
+    await provider().submit({ ...input, target: { url: async () => null, load: async () => noisy } }, ctx());
     const sent = emulator.createRequests()[0]?.body.input as Record<string, string>;
     expect(sent.input_image).toMatch(/^data:image\/jpeg;base64,/);
     expect(dataUrlBytes(sent.input_image).length).toBeLessThanOrEqual(DATA_URL_MAX_BYTES);
@@ -151,8 +151,8 @@ describe("Replicate face-swap provider against the emulator", () => {
       const p = provider({ targetField: "target_image" }, renamed);
       const { taskId } = await p.submit(
         {
-          target: { publicUrl: `${photosUrl}/target.jpg`, load: async () => Buffer.alloc(0) },
-          face: { publicUrl: `${photosUrl}/face.jpg`, load: async () => Buffer.alloc(0) },
+          target: { url: async () => `${photosUrl}/target.jpg`, load: async () => Buffer.alloc(0) },
+          face: { url: async () => `${photosUrl}/face.jpg`, load: async () => Buffer.alloc(0) },
         },
         ctx(),
       );

@@ -47,7 +47,8 @@ describe.skipIf(!chromiumAvailable())("direct uploads to Vercel Blob, in Chromiu
   beforeAll(async () => {
     person = { name: "me.jpg", mimeType: "image/jpeg", buffer: await personPhoto(3000, 4000) };
     garment = { name: "shirt.png", mimeType: "image/png", buffer: await garmentPhoto() };
-    emulator = await startVercelBlobEmulator();
+    // A private store (the default BLOB_ACCESS, the deploy guide's advice): uploads are private puts.
+    emulator = await startVercelBlobEmulator({ access: "private" });
     proxy = await startBlobApiProxy(emulator.url);
     [browser, viewer, app] = await Promise.all([
       // The page's SDK talks to https://vercel.com/api/blob, as in production; the proxy answers for it.
@@ -83,11 +84,11 @@ describe.skipIf(!chromiumAvailable())("direct uploads to Vercel Blob, in Chromiu
     const response = await studio.page.request.get(app.url);
     const csp = response.headers()["content-security-policy"] ?? "";
     // Exactly what Blob mode needs: the browser's upload API, and the store's images (here the
-    // emulator's origin, as VERCEL_BLOB_API_URL is set; in production https://<store>.public.blob…).
+    // emulator's origin, as VERCEL_BLOB_API_URL is set; in production https://<store>.private.blob…).
     expect(csp).toContain("connect-src 'self' https://vercel.com/api/blob/;");
     expect(csp).toMatch(
       new RegExp(
-        `img-src 'self' blob: data: https://[a-z0-9]+\\.public\\.blob\\.vercel-storage\\.com ${escapeRegExp(emulator.url)};`,
+        `img-src 'self' blob: data: https://[a-z0-9]+\\.private\\.blob\\.vercel-storage\\.com ${escapeRegExp(emulator.url)};`,
       ),
     );
     expect(csp).not.toMatch(/https:[;\s]/);
@@ -141,10 +142,19 @@ describe.skipIf(!chromiumAvailable())("direct uploads to Vercel Blob, in Chromiu
     // Under the CSP the result view shows the stored image (no violation is logged: errors stay empty).
     await studio.waitForView("result", FLOW_TIMEOUT_MS);
     const src = (await studio.page.getByTestId("result-image").getAttribute("src")) ?? "";
-    expect(src).toMatch(new RegExp(`^${escapeRegExp(emulator.url)}/[0-9a-f-]{36}/final-`));
+    // A signed URL of the private store: that one image, for about 15 minutes.
+    expect(src).toMatch(
+      new RegExp(`^${escapeRegExp(emulator.url)}/[0-9a-f-]{36}/final-[^?]+\\?.*vercel-blob-signature=`),
+    );
     // Another origin ignores `download`: the link asks the store for an attachment instead.
     const download = studio.view("result").getByRole("link", { name: "Download image" });
-    expect(await download.getAttribute("href")).toBe(`${src}?download=1`);
+    const downloadUrl = new URL(src);
+    downloadUrl.searchParams.set("download", "1");
+    expect(await download.getAttribute("href")).toBe(downloadUrl.href);
+    // The page never held the image's address unsigned: the store refuses it without the signature.
+    const unsigned = new URL(src);
+    unsigned.search = "";
+    expect((await fetch(unsigned)).status).toBe(403);
     await expect.poll(() => studio.resultImageWidth(), { timeout: 10_000 }).toBeGreaterThan(0);
 
     const shared = await openStudio(studio.page.url(), viewer);

@@ -65,6 +65,8 @@ export interface KlingEmulator {
   creates(): Map<string, number>;
   /** Create calls per full external_task_id. */
   createsByExternalId(): Map<string, number>;
+  /** The bodies of create calls (accepted or not), oldest first: what Kling was sent. */
+  createRequests(): Record<string, unknown>[];
   /** Single-task queries answered so far. */
   readonly checks: number;
   /** List pages requested so far (the lookups findTask makes). */
@@ -235,6 +237,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
   const key = new TextEncoder().encode(secretKey);
   const tasks = new Map<string, Task>();
   const createCounts = new Map<string, number>();
+  const createRequests: Record<string, unknown>[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const faults: KlingFault[] = [];
   let checks = 0;
@@ -367,6 +370,7 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
     const refused = await authenticate(req.headers.authorization);
     if (refused) throw refused;
     const body = target === "create" ? await readBody(req) : {};
+    if (target === "create") createRequests.push(body);
     if (typeof body.external_task_id === "string") {
       const id = body.external_task_id;
       createCounts.set(id, (createCounts.get(id) ?? 0) + 1);
@@ -469,9 +473,11 @@ export async function startKlingEmulator(options: KlingEmulatorOptions = {}): Pr
       return byStep;
     },
     createsByExternalId: () => new Map(createCounts),
+    createRequests: () => [...createRequests],
     reset() {
       tasks.clear();
       createCounts.clear();
+      createRequests.length = 0;
       faults.length = 0;
       checks = 0;
       listRequests = 0;

@@ -49,6 +49,12 @@ export interface OpenAIEmulatorOptions {
    * signed with `secret` (Standard Webhooks). No retries.
    */
   webhook?: { url: string; secret: string };
+  /**
+   * Plain-http origins accepted in `image_url` besides https URLs: a test's loopback Blob emulator
+   * standing in for an https store. Images there are downloaded at create, as OpenAI does; one it
+   * cannot download fails the create (400 "Error while downloading …").
+   */
+  httpImageOrigins?: string[];
 }
 
 const EVENT_TYPE_BY_STATUS: Record<string, string> = {
@@ -84,7 +90,7 @@ const id = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
 const textPart = z.object({ type: z.literal("input_text"), text: z.string() });
 const imagePart = z.object({
   type: z.literal("input_image"),
-  image_url: z.string().regex(/^(https:\/\/\S+|data:image\/(jpeg|png|webp|gif);base64,[A-Za-z0-9+/]+=*)$/),
+  image_url: z.string().regex(/^(https?:\/\/\S+|data:image\/(jpeg|png|webp|gif);base64,[A-Za-z0-9+/]+=*)$/),
   detail: z.enum(["low", "high", "auto", "original"]).optional(),
 });
 const message = z.object({
@@ -247,6 +253,27 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
     deliveries.push(await deliverWebhook(url, secret, id("wh"), JSON.stringify(event)));
   }
 
+  /** An http image URL outside `httpImageOrigins`, or one there that does not download. */
+  async function httpImageProblem(body: CreateBody): Promise<Answer | null> {
+    for (const part of body.input.flatMap((message) => message.content)) {
+      if (part.type !== "input_image" || !part.image_url.startsWith("http://")) continue;
+      const origin = URL.canParse(part.image_url) ? new URL(part.image_url).origin : "";
+      if (!options.httpImageOrigins?.includes(origin))
+        return fail(400, "Invalid 'image_url': expected an https URL or a base64 data URL.", {
+          code: "invalid_value",
+          param: "image_url",
+        });
+      const response = await fetch(part.image_url).catch(() => null);
+      await response?.body?.cancel();
+      if (!response?.ok)
+        return fail(400, `Error while downloading ${part.image_url}.`, {
+          code: "invalid_value",
+          param: "url",
+        });
+    }
+    return null;
+  }
+
   async function create(path: string, raw: string): Promise<Answer> {
     let body: CreateBody | Answer;
     try {
@@ -255,6 +282,8 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions = {}) {
       return fail(400, "We could not parse the JSON body of your request.");
     }
     if ("status" in body) return body;
+    const imageProblem = await httpImageProblem(body);
+    if (imageProblem) return imageProblem;
     if (body.background && options.supportsBackground === false) {
       return fail(400, "background mode is not supported", { param: "background" });
     }

@@ -1,6 +1,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import {
+  createDelegationAuthority,
+  type SignedReadRefusal,
+  SignedTokenRequestError,
+} from "./vercel-blob-signing";
 
 /**
  * A Vercel Blob API emulator, shaped by the requests @vercel/blob 2.8 really sends (point the SDK at it
@@ -8,7 +13,13 @@ import type { AddressInfo } from "node:net";
  * x-add-random-suffix, x-allow-overwrite), `POST /delete` `{urls}`, `GET /?url=` (head) and
  * `GET /?prefix=` (list), with `Authorization: Bearer vercel_blob_rw_<storeId>_<secret>` or a client
  * token minted by `handleUpload`, checked the way the service does (HMAC, pathname, expiry, content
- * type, size). Stored blobs are served at this server's own URLs, `GET /<pathname>`, without auth.
+ * type, size). Stored blobs are served at this server's own URLs, `GET /<pathname>`.
+ *
+ * A store is public or private, as chosen when it is created; a put of the other access is refused.
+ * Public blobs are served to anyone. Private blobs only to `Authorization: Bearer <read-write token>`
+ * (the SDK's `get`) or a presigned URL (`POST /signed-token`, then `presignUrl`; see
+ * vercel-blob-signing.ts): bound to one pathname and operation, dead after its expiry. Anything else
+ * gets 403 and nothing of the blob, whether it exists or not.
  */
 
 export interface StoredEmulatorBlob {
@@ -24,16 +35,36 @@ export type VercelBlobFault = { on: "put" | "delete" | "head" | "file" } & (
   | { kind: "hang"; ms: number }
 );
 
+/** One read of a stored blob's URL: how it was authorised and what it was answered. */
+export interface BlobRead {
+  pathname: string;
+  /** `token`: the read-write token; `signed`: a valid presigned URL; else why it was refused. */
+  auth: "public" | "token" | "signed" | SignedReadRefusal;
+  status: number;
+}
+
+export interface VercelBlobEmulatorOptions {
+  storeId?: string;
+  port?: number;
+  /** The store's access, fixed at creation (default public). */
+  access?: "public" | "private";
+}
+
 export interface VercelBlobEmulator {
   /** The API base (VERCEL_BLOB_API_URL) and the origin blobs are served from. */
   url: string;
   /** The store's read-write token (BLOB_READ_WRITE_TOKEN). */
   token: string;
   storeId: string;
+  access: "public" | "private";
   /** The stored blobs by pathname (live view). */
   blobs(): Map<string, StoredEmulatorBlob>;
   /** Every request received, as `METHOD /path?query`, in order. */
   requests: string[];
+  /** Every read of a blob URL, in order. */
+  reads(): BlobRead[];
+  /** Moves the emulator's clock on (expiry of signed URLs and tokens), as if `ms` had passed. */
+  advanceClock(ms: number): void;
   fault(fault: VercelBlobFault): void;
   close(): Promise<void>;
 }
@@ -130,10 +161,16 @@ async function readBody(request: IncomingMessage, limit: number): Promise<Buffer
 }
 
 export async function startVercelBlobEmulator(
-  options: { storeId?: string; port?: number } = {},
+  options: VercelBlobEmulatorOptions = {},
 ): Promise<VercelBlobEmulator> {
   const storeId = options.storeId ?? `emu${randomBytes(6).toString("hex")}`;
+  const access = options.access ?? "public";
   const token = `vercel_blob_rw_${storeId}_${randomBytes(16).toString("hex")}`;
+  let clockOffsetMs = 0;
+  const now = () => Date.now() + clockOffsetMs;
+  // The store's signing secret: never in a token, only behind the HMACs.
+  const signing = createDelegationAuthority({ storeId, secret: randomBytes(32).toString("hex"), now });
+  const reads: BlobRead[] = [];
   const blobs = new Map<string, StoredEmulatorBlob>();
   const requests: string[] = [];
   const faults: VercelBlobFault[] = [];
@@ -179,8 +216,8 @@ export async function startVercelBlobEmulator(
     const bearer = header(request, "authorization")?.replace(/^Bearer /, "") ?? "";
     const pathname = query.get("pathname") ?? "";
     if (!pathname || pathname.includes("//")) throw new ApiError(400, "bad_request", "Invalid pathname");
-    if (header(request, "x-vercel-blob-access") !== "public")
-      throw new ApiError(400, "bad_request", "This store only accepts public blobs");
+    if (header(request, "x-vercel-blob-access") !== access)
+      throw new ApiError(400, "bad_request", `This store only accepts ${access} blobs`);
     const contentType = header(request, "x-content-type") ?? contentTypeFromPathname(pathname);
     if (bearer === token) {
       return {
@@ -194,7 +231,7 @@ export async function startVercelBlobEmulator(
     const payload = verifyClientToken(bearer);
     if (payload.pathname !== pathname)
       throw new ApiError(400, "bad_request", `The "pathname" does not match the token payload`);
-    if (typeof payload.validUntil === "number" && payload.validUntil < Date.now())
+    if (typeof payload.validUntil === "number" && payload.validUntil < now())
       throw new ApiError(400, "bad_request", "Token expired");
     if (payload.allowedContentTypes?.length && !contentTypeAllowed(contentType, payload.allowedContentTypes))
       throw new ApiError(400, "bad_request", `contentType "${contentType}" is not allowed`);
@@ -273,9 +310,37 @@ export async function startVercelBlobEmulator(
     };
   }
 
-  function serveFile(response: ServerResponse, path: string) {
-    const pathname = pathnameOf(`${base}${path}`);
+  async function issueSignedToken(request: IncomingMessage) {
+    requireServerToken(request);
+    const body = JSON.parse((await readBody(request, 64 * 1024)).toString() || "{}") as Record<
+      string,
+      unknown
+    >;
+    try {
+      return signing.issue(body);
+    } catch (error) {
+      if (error instanceof SignedTokenRequestError) throw new ApiError(400, "bad_request", error.message);
+      throw error;
+    }
+  }
+
+  /** How a read of a private blob is authorised, or why it is refused. */
+  function readAuth(request: IncomingMessage, pathname: string, query: URLSearchParams): BlobRead["auth"] {
+    if (access === "public") return "public";
+    if (header(request, "authorization") === `Bearer ${token}`) return "token";
+    return signing.refusalOf(pathname, query, request.method === "HEAD" ? "head" : "get") ?? "signed";
+  }
+
+  function serveFile(request: IncomingMessage, response: ServerResponse, url: URL) {
+    const pathname = pathnameOf(`${base}${url.pathname}`) ?? "";
+    const auth = readAuth(request, pathname, url.searchParams);
+    if (!["public", "token", "signed"].includes(auth)) {
+      reads.push({ pathname, auth, status: 403 });
+      response.writeHead(403, { "content-type": "text/plain" }).end("Forbidden");
+      return;
+    }
     const blob = pathname ? blobs.get(pathname) : undefined;
+    reads.push({ pathname, auth, status: blob ? 200 : 404 });
     if (!blob) {
       response.writeHead(404, { "content-type": "text/plain" }).end("The requested blob does not exist");
       return;
@@ -284,7 +349,7 @@ export async function startVercelBlobEmulator(
       .writeHead(200, {
         "content-type": blob.contentType,
         "content-length": blob.bytes.length,
-        "cache-control": "public, max-age=2592000",
+        "cache-control": access === "public" ? "public, max-age=2592000" : "private, no-store",
         "access-control-allow-origin": "*",
       })
       .end(blob.bytes);
@@ -305,8 +370,10 @@ export async function startVercelBlobEmulator(
     if (on === "put") answer = await put(request, query);
     else if (on === "delete") answer = await remove(request);
     else if (on === "head") answer = head(request, query);
+    else if (request.method === "POST" && url.pathname === "/signed-token")
+      answer = await issueSignedToken(request);
     else if (request.method === "GET" && url.pathname === "/") answer = list(request, query);
-    else if (on === "file") return serveFile(response, url.pathname);
+    else if (on === "file") return serveFile(request, response, url);
     else
       throw new ApiError(
         400,
@@ -323,7 +390,7 @@ export async function startVercelBlobEmulator(
     if (request.method === "PUT" && url.pathname === "/" && !url.searchParams.has("fromUrl")) return "put";
     if (request.method === "POST" && url.pathname === "/delete") return "delete";
     if (request.method === "GET" && url.pathname === "/" && url.searchParams.has("url")) return "head";
-    if (request.method === "GET" && url.pathname !== "/") return "file";
+    if ((request.method === "GET" || request.method === "HEAD") && url.pathname !== "/") return "file";
     return null;
   }
 
@@ -360,8 +427,13 @@ export async function startVercelBlobEmulator(
     url: base,
     token,
     storeId,
+    access,
     blobs: () => blobs,
     requests,
+    reads: () => [...reads],
+    advanceClock: (ms) => {
+      clockOffsetMs += ms;
+    },
     fault: (fault) => faults.push(fault),
     close: () =>
       new Promise<void>((resolve) => {

@@ -306,7 +306,8 @@ describe("response headers", () => {
       "'self'",
       "blob:",
       "data:",
-      `https://${storeId.toLowerCase()}.public.blob.vercel-storage.com`,
+      // BLOB_ACCESS defaults to private: the store's images (signed URLs) are on its private host.
+      `https://${storeId.toLowerCase()}.private.blob.vercel-storage.com`,
       emulatorOrigin,
     ]);
     expect(blobPolicy.get("connect-src")).toEqual(["'self'", "https://vercel.com/api/blob/"]);

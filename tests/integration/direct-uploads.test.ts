@@ -22,6 +22,8 @@ beforeAll(async () => {
   app = await startApp({
     BLOB_READ_WRITE_TOKEN: emulator.token,
     VERCEL_BLOB_API_URL: emulator.url,
+    // This suite is about a public store's uploads; tests/integration/private-blob.test.ts, a private one's.
+    BLOB_ACCESS: "public",
     VERCEL_BLOB_RETRIES: "0",
   });
   // upload() runs here, in the test process, as the browser would: it reads the same two variables.

@@ -144,6 +144,7 @@ describe("direct uploads (JSON start)", () => {
     blobApp = await startApp({
       BLOB_READ_WRITE_TOKEN: emulator.token,
       VERCEL_BLOB_API_URL: emulator.url,
+      BLOB_ACCESS: "public",
       VERCEL_BLOB_RETRIES: "0",
       UPLOAD_IDLE_TIMEOUT_MS: "1000",
     });

@@ -21,15 +21,17 @@ export interface EmulatorWebhooks {
 
 /**
  * Starts the three vendor emulators with one task duration (on free ports unless `ports` are given),
- * and the env that wires the app to them.
+ * and the env that wires the app to them. `httpImageOrigins`: loopback stores (the Blob emulator)
+ * whose plain-http image URLs OpenAI's emulator takes as it would an https store's.
  */
 export async function startVendorEmulators(
   taskDurationMs = 500,
   ports: { openai?: number; kling?: number; replicate?: number } = {},
   webhooks: EmulatorWebhooks = {},
+  httpImageOrigins: string[] = [],
 ): Promise<VendorEmulators> {
   const [openai, kling, replicate] = await Promise.all([
-    startOpenAIEmulator({ taskDurationMs, port: ports.openai, webhook: webhooks.openai }),
+    startOpenAIEmulator({ taskDurationMs, port: ports.openai, webhook: webhooks.openai, httpImageOrigins }),
     startKlingEmulator({ taskDurationMs, port: ports.kling }),
     startReplicateEmulator({
       taskDurationMs,

@@ -88,7 +88,7 @@ const noCancelApi = (vendor: string): NotApplicable => ({
   proof: (provider) => expect(provider.cancel).toBeUndefined(),
 });
 
-const bytesOf = (bytes: Buffer): ImageInput => ({ publicUrl: null, load: async () => bytes });
+const bytesOf = (bytes: Buffer): ImageInput => ({ url: async () => null, load: async () => bytes });
 
 /** The photos every harness sends: a person and a garment, as the normalised JPEGs the pipeline hands over. */
 async function photos(): Promise<{ person: ImageInput; garment: ImageInput }> {

@@ -7,7 +7,7 @@ import { createOutcomeOf } from "@/lib/jobs/create-outcome";
 import { parseStoredJob, type StoredJob } from "@/lib/jobs/job";
 import type { JobStore } from "@/lib/jobs/job-store";
 import { PIPELINE } from "@/lib/jobs/pipeline";
-import { toPublicJob } from "@/lib/jobs/public-view";
+import { publicJobOf, toPublicJob } from "@/lib/jobs/public-view";
 import { ProviderError } from "@/lib/providers/types";
 import { JOB_STATUSES } from "@/lib/step-catalogue";
 import { AdvanceHarness, JOB_ID, START } from "@/tests/support/advance-harness";
@@ -94,7 +94,8 @@ describe("advance", () => {
     const final = job.artifacts.final;
     expect(final?.url).toMatch(new RegExp(`^/api/files/${JOB_ID}/final-[0-9a-f]+\\.jpg$`));
     expect(final && (await h.blobs.get(final))?.contentType).toBe("image/jpeg");
-    const view = toPublicJob(job, h.time);
+    // The image's address comes from the store (local: the files route), never straight from the record.
+    const view = await publicJobOf(job, h.blobs, null, h.time);
     expect(view).toMatchObject({
       status: "completed",
       imageUrl: final?.url,

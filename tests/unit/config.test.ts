@@ -13,6 +13,23 @@ describe("parseConfig", () => {
     expect(config.retentionSweepSeconds).toBe(300);
   });
 
+  it("takes a Vercel Blob store as private unless BLOB_ACCESS says public, and refuses anything else", () => {
+    const token = "vercel_blob_rw_Store1_secret";
+    expect(parseConfig({ BLOB_READ_WRITE_TOKEN: token }).blobs).toEqual({
+      kind: "vercel-blob",
+      token,
+      access: "private",
+      apiUrl: undefined,
+    });
+    expect(parseConfig({ BLOB_READ_WRITE_TOKEN: token, BLOB_ACCESS: "" }).blobs).toMatchObject({
+      access: "private",
+    });
+    expect(parseConfig({ BLOB_READ_WRITE_TOKEN: token, BLOB_ACCESS: "public" }).blobs).toMatchObject({
+      access: "public",
+    });
+    expect(() => parseConfig({ BLOB_READ_WRITE_TOKEN: token, BLOB_ACCESS: "secret" })).toThrow(/BLOB_ACCESS/);
+  });
+
   it("treats the blank values of .env.example as unset", () => {
     const config = parseConfig({ JOB_TTL_SECONDS: "", DATA_DIR: " ", REDIS_URL: "", START_RATE_LIMIT: "" });
     expect(config.jobTtlSeconds).toBe(86_400);

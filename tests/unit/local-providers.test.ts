@@ -29,7 +29,7 @@ function providers() {
 }
 
 function input(bytes: Buffer): ImageInput {
-  return { publicUrl: null, load: async () => bytes };
+  return { url: async () => null, load: async () => bytes };
 }
 
 function svgOn(width: number, height: number, background: string, body: string): Promise<Buffer> {

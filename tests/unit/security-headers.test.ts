@@ -32,11 +32,15 @@ describe("security headers", () => {
   });
 
   it("give the page's CSP the Blob store's origins and nothing wider; dev adds eval and websockets", () => {
-    const origins = vercelBlobOrigins({ token: "vercel_blob_rw_AbC123_secret" });
+    const origins = vercelBlobOrigins({ token: "vercel_blob_rw_AbC123_secret", access: "public" });
     expect(origins).toEqual(["https://abc123.public.blob.vercel-storage.com"]);
-    expect(vercelBlobOrigins({ token: "not-a-token", apiUrl: "http://127.0.0.1:3999/api" })).toEqual([
-      "http://127.0.0.1:3999",
+    // A private store's blobs (and so its signed URLs) live on the store's private host.
+    expect(vercelBlobOrigins({ token: "vercel_blob_rw_AbC123_secret", access: "private" })).toEqual([
+      "https://abc123.private.blob.vercel-storage.com",
     ]);
+    expect(
+      vercelBlobOrigins({ token: "not-a-token", access: "public", apiUrl: "http://127.0.0.1:3999/api" }),
+    ).toEqual(["http://127.0.0.1:3999"]);
     const production = pageContentSecurityPolicy({
       imageOrigins: origins,
       connectOrigins: ["https://vercel.com/api/blob/"],

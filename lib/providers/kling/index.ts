@@ -61,7 +61,7 @@ interface KlingTaskKind<In> {
 
 /** Kling takes an image as a URL it can fetch, or as raw base64 with no `data:` prefix. */
 async function imageField(image: ImageInput): Promise<string> {
-  return image.publicUrl ?? (await image.load()).toString("base64");
+  return (await image.url()) ?? (await image.load()).toString("base64");
 }
 
 const describe = (error: unknown): string =>

@@ -5,9 +5,10 @@ import { ADVICE_FORMAT_NAME, ADVICE_JSON_SCHEMA, adviceInstructions } from "./sc
 /** The metadata field naming the submit a response belongs to (read back by `readResponseKey`). */
 export const SUBMIT_KEY_FIELD = "idempotency_key";
 
-/** A URL the API can read: our public URL when there is one, else the bytes inline. */
+/** A URL the API can read: our storage's (public or signed) when there is one, else the bytes inline. */
 async function imageUrlFor(image: ImageInput): Promise<string> {
-  if (image.publicUrl !== null) return image.publicUrl;
+  const url = await image.url();
+  if (url !== null) return url;
   const bytes = await image.load();
   return `data:image/jpeg;base64,${bytes.toString("base64")}`;
 }

@@ -43,9 +43,10 @@ export interface ReplicateFaceSwapProviderOptions {
 /** Replicate runs a face swap in a few seconds to a minute; no use polling faster. */
 const CHECK_HINT_MS = 2_000;
 
-/** A URL Replicate can read: our public URL when there is one, else a small data URL. */
+/** A URL Replicate can read: our storage's (public or signed) when there is one, else a small data URL. */
 async function imageFor(image: ImageInput): Promise<string> {
-  if (image.publicUrl !== null) return image.publicUrl;
+  const url = await image.url();
+  if (url !== null) return url;
   const bytes = await image.load();
   try {
     return await jpegDataUrl(bytes);

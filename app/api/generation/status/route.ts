@@ -4,7 +4,7 @@ import { AppError } from "@/lib/errors";
 import { route } from "@/lib/http";
 import { advance } from "@/lib/jobs/advance";
 import { parseJobId } from "@/lib/jobs/job-id";
-import { toPublicJob } from "@/lib/jobs/public-view";
+import { publicJobOf } from "@/lib/jobs/public-view";
 import { sweepExpiredJobsIfDue } from "@/lib/jobs/retention";
 import { logEvent } from "@/lib/log";
 import { callerOwnerHash } from "@/lib/owners/owner-cookie";
@@ -30,7 +30,7 @@ async function status(request: Request) {
   after(() => sweepExpiredJobsIfDue(parts, { everyMs: parts.config.retentionSweepSeconds * 1000 }));
   const job = await withinBudget(work, POLL_BUDGET_MS, () => parts.store.get(jobId));
   if (!job) throw new AppError("job_not_found", "This job does not exist or has expired.");
-  return NextResponse.json(toPublicJob(job, Date.now(), callerOwnerHash(request)));
+  return NextResponse.json(await publicJobOf(job, parts.blobs, callerOwnerHash(request)));
 }
 
 export const { GET, POST, PUT, PATCH, DELETE } = route({ GET: status });

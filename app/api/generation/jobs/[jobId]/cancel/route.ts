@@ -3,7 +3,7 @@ import { NextResponse } from "next/server";
 import { route } from "@/lib/http";
 import { cancelLook } from "@/lib/jobs/cancel-job";
 import { parseJobId } from "@/lib/jobs/job-id";
-import { toPublicJob } from "@/lib/jobs/public-view";
+import { publicJobOf } from "@/lib/jobs/public-view";
 import { callerOwnerHash } from "@/lib/owners/owner-cookie";
 import { refuseCrossSite } from "@/lib/owners/same-origin";
 import { getParts } from "@/lib/wiring/parts";
@@ -16,8 +16,10 @@ async function cancel(request: Request, { params }: Context) {
   refuseCrossSite(request);
   const jobId = parseJobId((await params).jobId);
   const ownerHash = callerOwnerHash(request);
-  const job = await cancelLook(getParts(), jobId, ownerHash);
-  return NextResponse.json(toPublicJob(job, Date.now(), ownerHash));
+  const parts = getParts();
+  const job = await cancelLook(parts, jobId, ownerHash);
+  // Image addresses from the blob store, as in the status view (signed for a private store).
+  return NextResponse.json(await publicJobOf(job, parts.blobs, ownerHash));
 }
 
 export const { GET, POST, PUT, PATCH, DELETE } = route<Context>({ POST: cancel });
