@@ -1,4 +1,4 @@
-import { MIN_SIDE_PX, sniffImageKind } from "@/lib/start-rules";
+import { isHeifPhoto, MIN_SIDE_PX, SNIFF_BYTES, sniffImageKind } from "@/lib/start-rules";
 
 /** Long side of the photo the browser uploads: small enough that two stay far below Vercel's 4.5 MB limit. */
 export const MAX_UPLOAD_LONG_SIDE_PX = 1536;
@@ -33,6 +33,14 @@ function toJpeg(canvas: HTMLCanvasElement): Promise<Blob> {
   );
 }
 
+/** Why a HEIC/HEIF photo is refused before upload, and what to do instead. */
+export function heifRefusal(name: string): string {
+  return (
+    `“${name}” is a HEIC photo (the format iPhones save in), which we can’t read. Please choose a JPEG, ` +
+    "PNG or WebP version: on an iPhone, share it as a JPEG, or set Settings › Camera › Formats to Most Compatible."
+  );
+}
+
 /**
  * Checks a chosen file is a usable photo and re-encodes it as a JPEG whose long side is at most
  * MAX_UPLOAD_LONG_SIDE_PX. Throws PhotoRejectedError with a reason a person can act on.
@@ -43,12 +51,9 @@ export async function downscaleImage(file: File): Promise<PreparedPhoto> {
   if (file.size > MAX_FILE_BYTES) {
     throw new PhotoRejectedError(`“${name}” is larger than 40 MB. Please choose a smaller photo.`);
   }
-  const kind = sniffImageKind(new Uint8Array(await file.slice(0, 16).arrayBuffer()));
-  if (kind === "heic") {
-    throw new PhotoRejectedError(
-      `“${name}” is a HEIC photo. Please choose a JPEG, PNG or WebP version of it.`,
-    );
-  }
+  const head = new Uint8Array(await file.slice(0, SNIFF_BYTES).arrayBuffer());
+  if (isHeifPhoto(head, file.type)) throw new PhotoRejectedError(heifRefusal(name));
+  const kind = sniffImageKind(head);
   if (kind === null) {
     throw new PhotoRejectedError(`“${name}” is not an image. Please choose a JPEG, PNG or WebP photo.`);
   }

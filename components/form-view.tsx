@@ -79,6 +79,7 @@ export function FormView(props: FormViewProps) {
             subject="your photo"
             file={person}
             disabled={uploading}
+            camera
           />
           <ImagePicker
             name="garment_image"

@@ -1,8 +1,8 @@
 "use client";
 
-import { type DragEvent, useId, useRef, useState } from "react";
+import { type ChangeEvent, type DragEvent, useId, useRef, useState } from "react";
 import { BUTTON } from "@/components/button-styles";
-import { PhotoIcon, Spinner } from "@/components/icons";
+import { CameraIcon, PhotoIcon, Spinner } from "@/components/icons";
 import type { ImageFile } from "@/hooks/use-image-file";
 
 interface ImagePickerProps {
@@ -16,6 +16,8 @@ interface ImagePickerProps {
   disabled?: boolean;
   /** How the preview fills its frame: people fill it, garments are shown whole. */
   fit?: "cover" | "contain";
+  /** Offer "Take a photo" with the front camera (on touch screens), besides choosing a file. */
+  camera?: boolean;
 }
 
 const ACCEPT = "image/jpeg,image/png,image/webp";
@@ -29,9 +31,11 @@ export function ImagePicker({
   file,
   disabled = false,
   fit = "cover",
+  camera = false,
 }: ImagePickerProps) {
   const id = useId();
   const input = useRef<HTMLInputElement>(null);
+  const cameraInput = useRef<HTMLInputElement>(null);
   const [dragging, setDragging] = useState(false);
   const ids = { label: `${id}-label`, hint: `${id}-hint`, error: `${id}-error` };
 
@@ -45,6 +49,13 @@ export function ImagePicker({
     event.preventDefault();
     event.dataTransfer.dropEffect = disabled ? "none" : "copy";
     if (!disabled) setDragging(true);
+  };
+
+  const onChosen = (event: ChangeEvent<HTMLInputElement>) => {
+    const chosen = event.currentTarget.files?.[0];
+    // Cleared so choosing the same file again still fires a change.
+    event.currentTarget.value = "";
+    if (chosen) file.choose(chosen);
   };
 
   const hasPhoto = Boolean(file.previewUrl && file.photo);
@@ -75,12 +86,7 @@ export function ImagePicker({
         aria-describedby={file.error ? `${ids.error} ${ids.hint}` : ids.hint}
         aria-invalid={file.error ? true : undefined}
         className="peer sr-only"
-        onChange={(event) => {
-          const chosen = event.currentTarget.files?.[0];
-          // Cleared so choosing the same file again still fires a change.
-          event.currentTarget.value = "";
-          if (chosen) file.choose(chosen);
-        }}
+        onChange={onChosen}
       />
       {/* The frame is a second label of the input: a click opens the file dialog, a drop chooses the file. */}
       <label
@@ -116,6 +122,35 @@ export function ImagePicker({
         )}
       </label>
 
+      {camera && (
+        <>
+          {/* A second input: `capture` opens the camera straight away on a phone (desktops ignore it). */}
+          <input
+            ref={cameraInput}
+            type="file"
+            accept={ACCEPT}
+            capture="user"
+            disabled={disabled}
+            aria-label={`Take ${subject} with the camera`}
+            data-testid="camera-input"
+            className="hidden"
+            tabIndex={-1}
+            onChange={onChosen}
+          />
+          {/* Shown only where there is a touch screen, which is where there is a camera to point. */}
+          <div className="mt-1.5 -ml-2.5 hidden pointer-coarse:block">
+            <button
+              type="button"
+              className={BUTTON.quiet}
+              disabled={disabled}
+              onClick={() => cameraInput.current?.click()}
+            >
+              <CameraIcon className="size-4" />
+              Take a photo<span className="sr-only"> for {subject}</span>
+            </button>
+          </div>
+        </>
+      )}
       {file.photo && (
         <div className="mt-1.5 -ml-2.5 flex items-center gap-0.5">
           <button

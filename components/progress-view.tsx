@@ -1,5 +1,6 @@
 "use client";
 
+import { CancelLook } from "@/components/cancel-look";
 import { AlertIcon } from "@/components/icons";
 import { formatElapsed } from "@/components/job-steps";
 import { LookProgress } from "@/components/look-progress";
@@ -17,6 +18,8 @@ interface ProgressViewProps {
   /** Previews of the photos, when this browser still has them. */
   thumbnails: { person: string | null; garment: string | null };
   focusHeading: boolean;
+  /** The look was cancelled from here: its view (failed, "cancelled"), to show at once. */
+  onCancelled(job: PublicJob): void;
 }
 
 /** The waiting view: the stepper, the server's message, elapsed time, a progress bar and the time left. */
@@ -26,6 +29,7 @@ export function ProgressView({
   clockOffsetMs,
   thumbnails,
   focusHeading,
+  onCancelled,
 }: ProgressViewProps) {
   const now = useNow(1_000);
   const current = job ? (stepIndexOfStatus(job.status) ?? 0) : 0;
@@ -100,6 +104,12 @@ export function ProgressView({
           look.
         </p>
       </div>
+
+      {job?.owned && (
+        <div className="mt-8">
+          <CancelLook job={job} onCancelled={onCancelled} />
+        </div>
+      )}
     </section>
   );
 }

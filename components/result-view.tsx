@@ -1,6 +1,12 @@
+"use client";
+
+import { useState } from "react";
 import { BUTTON } from "@/components/button-styles";
+import { CompareSlider } from "@/components/compare-slider";
+import { CopyLink } from "@/components/copy-link";
 import { DownloadIcon } from "@/components/icons";
 import { describeDuration } from "@/components/job-steps";
+import { RedoActions } from "@/components/redo-actions";
 import { ViewHeading } from "@/components/view-heading";
 import type { PublicJob } from "@/lib/public-job";
 
@@ -8,6 +14,8 @@ interface ResultViewProps {
   job: PublicJob & { imageUrl: string };
   focusHeading: boolean;
   onTryAnother(): void;
+  /** Opens another look in the page (a redo's new look). */
+  onOpenJob(jobId: string): void;
 }
 
 /**
@@ -21,8 +29,13 @@ function downloadUrlOf(imageUrl: string): string {
   return url.href;
 }
 
-/** The finished look: the image, large, to download; the advice and its pieces; the occasion. */
-export function ResultView({ job, focusHeading, onTryAnother }: ResultViewProps) {
+/**
+ * The finished look: the image, large, to download, compare with the person's photo and share; the
+ * advice and its pieces; the occasion; for its owner, redo from the try-on or the styling.
+ */
+export function ResultView({ job, focusHeading, onTryAnother, onOpenJob }: ResultViewProps) {
+  const [comparing, setComparing] = useState(false);
+  const beforeUrl = job.personImageUrl;
   const tookMs = Date.parse(job.updatedAt) - Date.parse(job.createdAt);
   return (
     <section
@@ -40,13 +53,19 @@ export function ResultView({ job, focusHeading, onTryAnother }: ResultViewProps)
       </header>
 
       <figure className="md:col-start-1 md:row-span-2 md:row-start-1">
-        {/* biome-ignore lint/performance/noImgElement: our own stored image, already sized; next/image adds nothing here. */}
-        <img
-          src={job.imageUrl}
-          alt={`You wearing the garment, styled for ${job.occasion}`}
-          data-testid="result-image"
-          className="aspect-[3/4] w-full rounded-3xl bg-stone-200 object-cover shadow-sm ring-1 ring-stone-200/80"
-        />
+        {comparing && beforeUrl ? (
+          <CompareSlider beforeUrl={beforeUrl} afterUrl={job.imageUrl} occasion={job.occasion} autoFocus />
+        ) : (
+          <>
+            {/* biome-ignore lint/performance/noImgElement: our own stored image, already sized; next/image adds nothing here. */}
+            <img
+              src={job.imageUrl}
+              alt={`You wearing the garment, styled for ${job.occasion}`}
+              data-testid="result-image"
+              className="aspect-[3/4] w-full rounded-3xl bg-stone-200 object-cover shadow-sm ring-1 ring-stone-200/80"
+            />
+          </>
+        )}
         {job.advice?.source === "offline" && (
           <figcaption className="mt-3 text-xs text-stone-500">
             Offline preview: a rough sketch made without the AI studio.
@@ -84,11 +103,29 @@ export function ResultView({ job, focusHeading, onTryAnother }: ResultViewProps)
           </div>
         )}
 
-        <div className="mt-8 flex flex-col gap-3 sm:flex-row">
-          <a href={downloadUrlOf(job.imageUrl)} download="style-studio-look.jpg" className={BUTTON.primary}>
+        <div className="mt-8 grid grid-cols-2 gap-3">
+          <a
+            href={downloadUrlOf(job.imageUrl)}
+            download="style-studio-look.jpg"
+            className={`${BUTTON.primary} col-span-2`}
+          >
             <DownloadIcon className="size-4" />
             Download image
           </a>
+          {beforeUrl && (
+            <button
+              type="button"
+              aria-pressed={comparing}
+              onClick={() => setComparing((on) => !on)}
+              className={BUTTON.secondary}
+            >
+              Compare<span className="sr-only"> with your photo</span>
+            </button>
+          )}
+          <CopyLink jobId={job.jobId} wide={!beforeUrl} />
+        </div>
+        <RedoActions job={job} onOpenJob={onOpenJob} className="mt-8" />
+        <div className="mt-8 border-t border-stone-200 pt-6">
           <button type="button" onClick={onTryAnother} className={BUTTON.secondary}>
             Try another look
           </button>

@@ -18,7 +18,7 @@ interface AttemptInputs {
 let open: { inputs: AttemptInputs; attempt: StartAttempt } | null = null;
 
 /** 128 random bits; getRandomValues works on plain http too, where crypto.randomUUID is missing. */
-function randomKey(): string {
+export function randomKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

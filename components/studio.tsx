@@ -5,12 +5,16 @@ import { DeleteAllLooks, DeleteLook } from "@/components/delete-look";
 import { FailureView } from "@/components/failure-view";
 import { FormView } from "@/components/form-view";
 import { MissingJobView } from "@/components/missing-job-view";
+import { MyLooks } from "@/components/my-looks";
 import { ProgressView } from "@/components/progress-view";
 import { ResultView } from "@/components/result-view";
 import { type DirectUploads, preloadDirectUploads, startLook } from "@/components/start-look";
 import { announcementOf, studioViewOf } from "@/components/studio-view";
 import { useImageFile } from "@/hooks/use-image-file";
+import type { JobPolling } from "@/hooks/use-job-polling";
 import { useJobUpdates } from "@/hooks/use-job-updates";
+import { useMyLooks } from "@/hooks/use-my-looks";
+import type { PublicJob } from "@/lib/public-job";
 
 /** Puts the job id in the address, so a reload or a shared link comes back to the same look. */
 function showJobInUrl(jobId: string | null): void {
@@ -69,8 +73,15 @@ export function Studio({ initialJobId, directUploads }: StudioProps) {
   const [startError, setStartError] = useState<string | null>(null);
   const [deletedNotice, setDeletedNotice] = useState<string | null>(null);
   const uploadAbort = useRef<AbortController | null>(null);
-  const polling = useJobUpdates(jobId);
+  const updates = useJobUpdates(jobId);
+  // An owner's action answers with the job's new view (a cancel): shown at once, until updates catch up.
+  const [answered, setAnswered] = useState<PublicJob | null>(null);
+  const polling: JobPolling =
+    answered && answered.jobId === jobId && updates.job?.status !== answered.status
+      ? { ...updates, job: answered }
+      : updates;
   const view = studioViewOf(jobId, polling);
+  const myLooks = useMyLooks(`${jobId}:${polling.job?.status ?? ""}`);
 
   // Focus follows the view once it changes; the view a page opens on leaves focus where the browser put it.
   const [lastView, setLastView] = useState(view);
@@ -153,6 +164,7 @@ export function Studio({ initialJobId, directUploads }: StudioProps) {
           clockOffsetMs={polling.clockOffsetMs}
           thumbnails={{ person: person.previewUrl, garment: garment.previewUrl }}
           focusHeading={viewChanged}
+          onCancelled={setAnswered}
         />
       )}
       {view === "result" && polling.job?.imageUrl && (
@@ -160,6 +172,7 @@ export function Studio({ initialJobId, directUploads }: StudioProps) {
           job={{ ...polling.job, imageUrl: polling.job.imageUrl }}
           focusHeading={viewChanged}
           onTryAnother={startOver}
+          onOpenJob={openJob}
         />
       )}
       {view === "failure" && polling.job && (
@@ -169,9 +182,11 @@ export function Studio({ initialJobId, directUploads }: StudioProps) {
           focusHeading={viewChanged}
           onTryAgain={tryAgain}
           onStartOver={startOver}
+          onOpenJob={openJob}
         />
       )}
       {view === "missing" && <MissingJobView focusHeading={viewChanged} onStartOver={startOver} />}
+      <MyLooks myLooks={myLooks} currentJobId={jobId} showEmpty={view === "form"} onOpen={openJob} />
       <PrivacyActions
         jobId={(view === "result" || view === "failure") && polling.job?.owned ? polling.job.jobId : null}
         notice={deletedNotice}

@@ -141,6 +141,16 @@ export class StudioPage {
     return this.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   }
 
+  /** The look shown, from the address (`/?job=<id>`); null on the form. */
+  jobIdInUrl(): string | null {
+    return new URL(this.page.url()).searchParams.get("job");
+  }
+
+  /** The cards of the My looks gallery, newest first. */
+  get myLooks(): Locator {
+    return this.page.getByTestId("my-looks").getByTestId("my-look");
+  }
+
   async screenshot(name: string): Promise<void> {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     await this.page.screenshot({

@@ -329,6 +329,36 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
     expect(await picker.getByTestId("picker-preview").count()).toBe(0);
   });
 
+  it("refuses an iPhone's HEIC photo before uploading it, naming the format and what to do", async () => {
+    const studio = await openStudio(app.url);
+    const uploads: string[] = [];
+    studio.page.on("request", (request) => {
+      if (request.method() === "POST") uploads.push(request.url());
+    });
+    // The first bytes of a HEIC photo, with no type: some browsers give none for HEIC.
+    const ftyp = Buffer.from("\0\0\0\x18ftypheic\0\0\0\0mif1heic", "latin1");
+    await studio.personInput.setInputFiles({
+      name: "IMG_0042.HEIC",
+      mimeType: "",
+      buffer: Buffer.concat([ftyp, Buffer.alloc(2048)]),
+    });
+    const error = studio.picker("human_image").getByTestId("picker-error");
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(
+      /^“IMG_0042\.HEIC” is a HEIC photo \(the format iPhones save in\), which we can’t read\. Please choose a JPEG, PNG or WebP version/,
+    );
+    expect(uploads).toEqual([]);
+  });
+
+  it("takes the person's photo with the camera, as well as from a file", async () => {
+    const studio = await openStudio(app.url);
+    const camera = studio.picker("human_image").getByTestId("camera-input");
+    expect(await camera.getAttribute("capture")).toBe("user");
+    await camera.setInputFiles(person);
+    await studio.picker("human_image").getByTestId("picker-preview").waitFor();
+    expect(await studio.picker("garment_image").getByTestId("camera-input").count()).toBe(0);
+  });
+
   it("takes a photo dragged and dropped onto a picker", async () => {
     const studio = await openStudio(app.url);
     const dataTransfer = await studio.page.evaluateHandle(
@@ -452,7 +482,7 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
       await failing?.stop();
     });
 
-    it("shows the job's error, and Try again keeps the chosen photos", async () => {
+    it("shows the job's error, and going back to the form keeps the chosen photos", async () => {
       const studio = await openStudio(failing.url);
       await studio.fillForm(person, garment, "Job interview");
       await studio.submit.click();
@@ -464,13 +494,31 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
       await studio.screenshot("07-failure");
       await expectNoAxeViolations(studio.page);
 
-      await view.getByRole("button", { name: "Try again" }).click();
+      await view.getByRole("button", { name: "Change photos or occasion" }).click();
       await studio.waitForView("form");
       expect(studio.page.url()).toBe(`${failing.url}/`);
       expect(await studio.picker("human_image").getByTestId("picker-preview").count()).toBe(1);
       expect(await studio.picker("garment_image").getByTestId("picker-preview").count()).toBe(1);
       expect(await studio.occasion.inputValue()).toBe("Job interview");
       expect(await studio.submit.isEnabled()).toBe(true);
+    });
+
+    it("offers its owner a redo of the step that failed, as a new look starting at that step", async () => {
+      const studio = await openStudio(failing.url);
+      await studio.fillForm(person, garment, "Date night");
+      await studio.submit.click();
+      const view = await studio.waitForView("failure", FLOW_TIMEOUT_MS);
+      const source = new URL(studio.page.url()).searchParams.get("job");
+      expect(await view.getByTestId("failure-advice").textContent()).toMatch(/again/i);
+
+      await view.getByRole("button", { name: "Retry “Trying on the garment”" }).click();
+      await expect.poll(() => new URL(studio.page.url()).searchParams.get("job")).not.toBe(source);
+      const redone = new URL(studio.page.url()).searchParams.get("job");
+      // The offline studio fails the try-on every time: the new look stops at that same step.
+      const again = studio.page.locator(`[data-testid="failure-view"][data-job="${redone}"]`);
+      await again.waitFor({ timeout: FLOW_TIMEOUT_MS });
+      expect(await again.textContent()).toContain("Trying on the garment");
+      expect(await again.textContent()).toContain("Date night");
     });
   });
 });

@@ -115,6 +115,10 @@ describe("bad input to start", () => {
     const small = await sharp({ create: { width: 200, height: 200, channels: 3, background: "#888" } })
       .jpeg()
       .toBuffer();
+    const heicPhoto = Buffer.concat([
+      Buffer.from("\0\0\0\x18ftypheic\0\0\0\0mif1heic", "latin1"),
+      Buffer.alloc(4096),
+    ]);
     const cases: Array<[FormData | string, number, string]> = [
       [startForm({ garment, occasion: "Party" }), 400, "missing_human_image"],
       [startForm({ person, occasion: "Party" }), 400, "missing_garment_image"],
@@ -133,6 +137,12 @@ describe("bad input to start", () => {
       ],
       [
         startForm({ person, garment: Buffer.from("<html><body>hi</body></html>"), occasion: "Party" }),
+        415,
+        "unsupported_image_type",
+      ],
+      [
+        // An iPhone's HEIC photo that got past the page (which refuses it first): a clear 415 too.
+        startForm({ person: heicPhoto, garment, occasion: "Party" }),
         415,
         "unsupported_image_type",
       ],
