@@ -3,10 +3,11 @@ import type { AdvanceDeps, AdvanceOptions } from "@/lib/jobs/advance";
 import { checkAfterRunning, sampleOf } from "@/lib/jobs/check-schedule";
 import { MAX_BLIND_REPEATS_PER_STEP, unknownTwiceMessage } from "@/lib/jobs/create-budget";
 import { errorCodeOf } from "@/lib/jobs/error-code";
-import { isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
+import { type Artifacts, isPaused, isTerminal, type StoredJob } from "@/lib/jobs/job";
 import type { Lease } from "@/lib/jobs/lease";
 import { isOverdue, PIPELINE, type Step, type StepScope } from "@/lib/jobs/pipeline";
 import { stepTimesOf } from "@/lib/jobs/step-timing";
+import { discardTask } from "@/lib/jobs/stop-job";
 import { adoptKnownTask, submitStep } from "@/lib/jobs/submit-step";
 import {
   completeStep,
@@ -119,7 +120,12 @@ export class Advancer {
         }
         const checks = (job.current?.runningChecks ?? 0) + 1;
         logEvent("step.completed", { jobId: job.id, step: step.name, taskId, checks });
-        const completed = await this.commit(completeStep(job, added, this.pipeline, this.now()));
+        const completed = await this.commit(completeStep(job, added, this.pipeline, this.now())).catch(
+          async (error: unknown) => {
+            if (error instanceof LostRace) await this.dropUnrecorded(job, added);
+            throw error;
+          },
+        );
         await this.learnDuration(job, step, checkedAt);
         await this.forgetTask(job, step, taskId);
         return completed;
@@ -173,24 +179,30 @@ export class Advancer {
     return failed;
   }
 
-  /** Best effort: a task we will not use is cancelled at its vendor, where the vendor can cancel. */
+  /** Best effort: a task we will not use is cancelled and deleted at its vendor, where it can be. */
   async cancelQuietly(job: StoredJob, step: Step, taskId: string, reason: string): Promise<void> {
-    const fields = { jobId: job.id, step: step.name, taskId, reason };
-    if (!step.provider(this.deps.providers).canCancel) {
-      logEvent("step.cancel_unavailable", fields);
-      return;
-    }
     const { stopBy } = this.options;
     if (stopBy !== undefined && stopBy - this.now() < this.callTimeoutMs) {
-      logEvent("step.cancel_skipped", fields);
+      logEvent("step.cancel_skipped", { jobId: job.id, step: step.name, taskId, reason });
       return;
     }
-    try {
-      const scope = this.scope(job, this.callTimeoutMs);
-      await step.cancel(scope, taskId, { signal: scope.signal });
-      logEvent("step.task_cancelled", fields);
-    } catch (error) {
-      logEvent("step.cancel_failed", { ...fields, error });
+    await discardTask(this.deps, job, step, taskId, reason);
+  }
+
+  /**
+   * The job was stopped or deleted while its output was being saved: the files just written would
+   * belong to no record (an erase may have swept the folder already), so they go now.
+   */
+  private async dropUnrecorded(job: StoredJob, added: Partial<Artifacts>): Promise<void> {
+    const now = await this.deps.store.get(job.id).catch(() => job);
+    if (now && !isTerminal(now.status)) return;
+    for (const name of ["style", "tryon", "final"] as const) {
+      const ref = added[name];
+      if (ref) {
+        await this.deps.blobs.delete(ref).catch((error: unknown) => {
+          logEvent("step.unrecorded_delete_failed", { jobId: job.id, key: ref.key, error });
+        });
+      }
     }
   }
 

@@ -14,26 +14,44 @@ export interface RetentionResult {
 /** The store counter that lets one sweep per period run, however many instances ask. */
 const SWEEP_COUNTER = "retention-sweep";
 
+/** How long one sweep may go on erasing (the cron route and the app's own sweep both fit it). */
+const SWEEP_BUDGET_MS = 30_000;
+
 /**
  * Deletes what outlives an expired job's record: its files under `<jobId>/`, the offline studio's
- * task files, its index entries. The record's TTL ends the record; this ends everything else.
+ * task files, its index entries. The record's TTL ends the record; this ends everything else. It
+ * drains the index in batches of `limit` until nothing is due or `budgetMs` is spent, so a backlog
+ * cannot outgrow the sweeps; an erase that fails is left for the next sweep, not retried in this one.
  */
 export async function sweepExpiredJobs(
   deps: AdvanceDeps,
-  { limit, now = Date.now }: { limit: number; now?: () => number },
+  {
+    limit,
+    budgetMs = SWEEP_BUDGET_MS,
+    now = Date.now,
+  }: { limit: number; budgetMs?: number; now?: () => number },
 ): Promise<RetentionResult> {
-  const ids = await deps.store.listExpired(now(), limit);
-  const result: RetentionResult = { expired: ids.length, erased: 0, errors: 0 };
-  for (const jobId of ids) {
-    try {
-      await eraseJob(deps, jobId);
-      result.erased++;
-    } catch (error) {
-      result.errors++;
-      logEvent("retention.erase_failed", { jobId, error });
+  const started = now();
+  const attempted = new Set<string>();
+  const result: RetentionResult = { expired: 0, erased: 0, errors: 0 };
+  while (now() - started < budgetMs) {
+    const due = await deps.store.listExpired(now(), limit + attempted.size);
+    const ids = due.filter((id) => !attempted.has(id));
+    if (ids.length === 0) break;
+    for (const jobId of ids) {
+      if (now() - started >= budgetMs) break;
+      attempted.add(jobId);
+      result.expired++;
+      try {
+        await eraseJob(deps, jobId);
+        result.erased++;
+      } catch (error) {
+        result.errors++;
+        logEvent("retention.erase_failed", { jobId, error });
+      }
     }
   }
-  if (ids.length > 0) logEvent("retention.swept", { ...result });
+  if (result.expired > 0) logEvent("retention.swept", { ...result });
   return result;
 }
 

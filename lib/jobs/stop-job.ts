@@ -1,7 +1,7 @@
 import type { JobErrorCode } from "@/lib/job-errors";
 import type { AdvanceDeps } from "@/lib/jobs/advance";
 import { isTerminal, type StoredJob } from "@/lib/jobs/job";
-import { PIPELINE } from "@/lib/jobs/pipeline";
+import { PIPELINE, type Step } from "@/lib/jobs/pipeline";
 import { failJob } from "@/lib/jobs/transitions";
 import { logEvent } from "@/lib/log";
 import { DEFAULT_CALL_TIMEOUT_MS } from "@/lib/time-budget";
@@ -42,21 +42,46 @@ export async function stopJob(
   throw new Error(`job ${jobId} kept changing while it was being stopped`);
 }
 
-/** Best effort: the task of the job's current step is cancelled at its vendor, where the vendor can. */
+/** Best effort: the task of the job's current step is cancelled at its vendor and its copy deleted. */
 export async function cancelRunningTask(deps: AdvanceDeps, job: StoredJob, why: string): Promise<void> {
   const step = (deps.pipeline ?? PIPELINE)[job.stepIndex];
   const taskId = job.current?.taskId ?? null;
-  if (!step || !taskId) return;
+  if (step && taskId) await discardTask(deps, job, step, taskId, why);
+}
+
+/**
+ * Best effort, for a task nobody will use (a stopped, timed-out, duplicate or orphaned one): cancelled
+ * where the vendor can cancel, then its vendor-side copy deleted where an API allows (OpenAI keeps a
+ * stored response, with the photos, until it is deleted). Failures are logged, never thrown.
+ */
+export async function discardTask(
+  deps: AdvanceDeps,
+  job: StoredJob,
+  step: Step,
+  taskId: string,
+  why: string,
+): Promise<void> {
   const fields = { jobId: job.id, step: step.name, taskId, reason: why };
-  if (!step.provider(deps.providers).canCancel) {
+  const timeoutMs = deps.providerTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const scope = () => {
+    const signal = AbortSignal.timeout(timeoutMs);
+    return { job, blobs: deps.blobs, providers: deps.providers, signal };
+  };
+  if (step.provider(deps.providers).canCancel) {
+    const cancelScope = scope();
+    try {
+      await step.cancel(cancelScope, taskId, { signal: cancelScope.signal });
+      logEvent("step.task_cancelled", fields);
+    } catch (error) {
+      logEvent("step.cancel_failed", { ...fields, error });
+    }
+  } else {
     logEvent("step.cancel_unavailable", fields);
-    return;
   }
-  const signal = AbortSignal.timeout(deps.providerTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+  const forgetScope = scope();
   try {
-    await step.cancel({ job, blobs: deps.blobs, providers: deps.providers, signal }, taskId, { signal });
-    logEvent("step.task_cancelled", fields);
+    await step.forget(forgetScope, taskId, { signal: forgetScope.signal });
   } catch (error) {
-    logEvent("step.cancel_failed", { ...fields, error });
+    logEvent("step.forget_failed", { ...fields, error });
   }
 }

@@ -20,9 +20,10 @@ export interface RecordCodec<R extends StoredRecord> {
 
 /**
  * How long the retention index keeps an id after its record expired, so a sweep that was late (a
- * deploy, an outage) still finds the files to delete. Then the entry itself expires: every key ends.
+ * deploy, an outage, a deployment nobody visited for weeks, a backlog) still finds the files to
+ * delete; every sweep drains what is due. Then the entry itself expires: every key ends.
  */
-export const RETENTION_MARGIN_MS = 2 * 24 * 3600 * 1000;
+export const RETENTION_MARGIN_MS = 30 * 24 * 3600 * 1000;
 
 /**
  * A versioned-record store. Every write is a compare-and-set on the record's `version`; the lease

@@ -57,6 +57,8 @@ export class ScriptedProvider<In, Out> implements TaskProvider<In, Out> {
   duringSubmit: (() => void | Promise<void>) | undefined;
   findTask?: TaskProvider<In, Out>["findTask"];
   cancel?: TaskProvider<In, Out>["cancel"];
+  /** Deletes the vendor-side copy of a task (OpenAI's stored response); absent, like most vendors'. */
+  forget?: TaskProvider<In, Out>["forget"];
 
   constructor(
     readonly name: string,

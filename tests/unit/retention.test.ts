@@ -55,4 +55,23 @@ describe("the app's own retention sweep (issue 14)", () => {
     expect(await first.sweepExpiredJobsIfDue(deps, { everyMs })).toBeNull();
     expect(hit).not.toHaveBeenCalled();
   });
+
+  it("drains a backlog larger than one batch in one sweep, and leaves a failing erase for the next", async () => {
+    const jobs = Array.from({ length: 7 }, () => makeStoredJob({ ownerHash: "me" }));
+    for (const job of jobs) {
+      await deps.store.create(job);
+      await deps.blobs.put(`${job.id}/person-abc123.jpg`, Buffer.from([0xff, 0xd8, 0xff]), "image/jpeg");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const { sweepExpiredJobs } = await import("@/lib/jobs/retention");
+    const stuck = jobs[0]?.id ?? "";
+    const realDelete = deps.blobs.deletePrefix.bind(deps.blobs);
+    deps.blobs.deletePrefix = async (prefix) => {
+      if (prefix === `${stuck}/`) throw new Error("blob API down");
+      return realDelete(prefix);
+    };
+    const result = await sweepExpiredJobs(deps, { limit: 2 });
+    expect(result).toEqual({ expired: 7, erased: 6, errors: 1 });
+    expect(await deps.store.listExpired(Date.now(), 10)).toEqual([stuck]);
+  });
 });

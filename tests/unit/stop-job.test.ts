@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { advance } from "@/lib/jobs/advance";
 import { stopJob } from "@/lib/jobs/stop-job";
 import { AdvanceHarness, JOB_ID } from "@/tests/support/advance-harness";
-import { allOf, type ScriptedProviders } from "@/tests/support/scripted-provider";
+import { allOf, SAMPLE_ADVICE, type ScriptedProviders } from "@/tests/support/scripted-provider";
 
 let h: AdvanceHarness;
 let providers: ScriptedProviders;
@@ -59,5 +59,36 @@ describe("stopJob: a job ended from outside its advance", () => {
     expect(job.artifacts.advice).toBeUndefined();
     for (let i = 0; i < 20; i++) await h.advanceWhenDue({ ignoreSchedule: true }, other);
     expect(allOf(providers).map((p) => p.submits.length)).toEqual([1, 0, 0, 0]);
+  });
+
+  it("deletes the vendor's copy of the task it cancels (OpenAI keeps a stored response until deleted)", async () => {
+    await h.createJob();
+    const forgotten: string[] = [];
+    providers.advice.withCancel().onCheck({ state: "running" });
+    providers.advice.forget = async (taskId) => {
+      forgotten.push(taskId);
+    };
+    await h.advanceWhenDue();
+    await stopJob(h.deps, JOB_ID, CANCELLED);
+    expect(providers.advice.cancels).toEqual(["advice-task-1"]);
+    expect(forgotten).toEqual(["advice-task-1"]);
+  });
+
+  it("deletes an output saved while the job was being stopped: no file outlives its record", async () => {
+    await h.createJob({ stepIndex: 1, status: "processing-style", artifacts: { advice: SAMPLE_ADVICE } });
+    const put = h.blobs.put.bind(h.blobs);
+    const saved: string[] = [];
+    h.blobs.put = async (key, bytes, contentType) => {
+      const ref = await put(key, bytes, contentType);
+      saved.push(ref.key);
+      if (key.includes("/style-")) await stopJob(h.deps, JOB_ID, CANCELLED);
+      return ref;
+    };
+    await h.advanceWhenDue(); // submits the style task
+    await h.advanceWhenDue(); // finds it done, saves the image, loses the commit to the stop
+    const styleKey = saved.find((key) => key.includes("/style-")) ?? "";
+    expect(styleKey).not.toBe("");
+    expect(await h.blobs.get({ key: styleKey, url: "" })).toBeNull();
+    expect((await h.read()).errorCode).toBe("cancelled");
   });
 });
