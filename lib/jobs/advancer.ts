@@ -7,7 +7,7 @@ import { type Artifacts, isPaused, isTerminal, type StoredJob } from "@/lib/jobs
 import type { Lease } from "@/lib/jobs/lease";
 import { isOverdue, PIPELINE, type Step, type StepScope } from "@/lib/jobs/pipeline";
 import { stepTimesOf } from "@/lib/jobs/step-timing";
-import { discardTask } from "@/lib/jobs/stop-job";
+import { discardTask, forgetTask } from "@/lib/jobs/stop-job";
 import { adoptKnownTask, submitStep } from "@/lib/jobs/submit-step";
 import {
   completeStep,
@@ -138,18 +138,17 @@ export class Advancer {
    * a stored response, with the photos, until deleted). Best effort: a failure is logged, never fatal.
    */
   private async forgetTask(job: StoredJob, step: Step, taskId: string): Promise<void> {
-    const fields = { jobId: job.id, step: step.name, taskId };
     const { stopBy } = this.options;
     if (stopBy !== undefined && stopBy - this.now() < this.callTimeoutMs) {
-      logEvent("step.forget_skipped", { ...fields, reason: "invocation_ending" });
+      logEvent("step.forget_skipped", {
+        jobId: job.id,
+        step: step.name,
+        taskId,
+        reason: "invocation_ending",
+      });
       return;
     }
-    const scope = this.scope(job, this.callTimeoutMs);
-    try {
-      await step.forget(scope, taskId, { signal: scope.signal });
-    } catch (error) {
-      logEvent("step.forget_failed", { ...fields, error });
-    }
+    await forgetTask(this.deps, job, step, taskId);
   }
 
   /**

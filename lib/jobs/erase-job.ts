@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { AdvanceDeps } from "@/lib/jobs/advance";
-import type { StoredJob } from "@/lib/jobs/job";
+import { isTerminal, type StoredJob } from "@/lib/jobs/job";
 import { PIPELINE } from "@/lib/jobs/pipeline";
-import { stopJob } from "@/lib/jobs/stop-job";
+import { forgetTask, stopJob } from "@/lib/jobs/stop-job";
 import { logEvent } from "@/lib/log";
-import { DEFAULT_CALL_TIMEOUT_MS } from "@/lib/time-budget";
 
 /** A deleted look is stopped with this reason first (nobody reads it: the record goes next). */
 const DELETED = { code: "cancelled", message: "This look was deleted." } as const;
@@ -27,17 +26,19 @@ async function holdJob(deps: AdvanceDeps, jobId: string): Promise<void> {
   logEvent("erase.lease_busy", { jobId });
 }
 
-/** Deletes the vendor-side copy of the task the job was on, where the vendor can (best effort). */
-async function forgetCurrentTask(deps: AdvanceDeps, job: StoredJob): Promise<void> {
+/**
+ * Stops the job (stopJob cancels its running task and deletes the vendor's copy); a job that had
+ * already ended only has the copy of the task it was last on deleted (a failed or timed-out step's
+ * was discarded when it ended; this repeats it harmlessly). Null when there is no record.
+ */
+async function stopForErase(deps: AdvanceDeps, jobId: string): Promise<StoredJob | null> {
+  const job = await deps.store.get(jobId);
+  if (!job) return null;
+  if (!isTerminal(job.status)) return stopJob(deps, jobId, DELETED);
   const step = (deps.pipeline ?? PIPELINE)[job.stepIndex];
   const taskId = job.current?.taskId;
-  if (!step || !taskId) return;
-  const signal = AbortSignal.timeout(deps.providerTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
-  try {
-    await step.forget({ job, blobs: deps.blobs, providers: deps.providers, signal }, taskId, { signal });
-  } catch (error) {
-    logEvent("erase.forget_failed", { jobId: job.id, step: step.name, taskId, error });
-  }
+  if (step && taskId) await forgetTask(deps, job, step, taskId);
+  return job;
 }
 
 /**
@@ -48,11 +49,8 @@ async function forgetCurrentTask(deps: AdvanceDeps, job: StoredJob): Promise<voi
  * a failed erase is simply run again (a repeat DELETE, the next sweep).
  */
 export async function eraseJob(deps: AdvanceDeps, jobId: string): Promise<void> {
-  const stopped = await stopJob(deps, jobId, DELETED);
-  if (stopped) {
-    await forgetCurrentTask(deps, stopped);
-    await holdJob(deps, jobId);
-  }
+  const stopped = await stopForErase(deps, jobId);
+  if (stopped) await holdJob(deps, jobId);
   await deps.blobs.deletePrefix(`${jobId}/`);
   const pipeline = deps.pipeline ?? PIPELINE;
   await Promise.all(pipeline.map((step) => step.forgetJob(deps.providers, jobId)));

@@ -51,8 +51,7 @@ export async function cancelRunningTask(deps: AdvanceDeps, job: StoredJob, why: 
 
 /**
  * Best effort, for a task nobody will use (a stopped, timed-out, duplicate or orphaned one): cancelled
- * where the vendor can cancel, then its vendor-side copy deleted where an API allows (OpenAI keeps a
- * stored response, with the photos, until it is deleted). Failures are logged, never thrown.
+ * where the vendor can cancel, then its vendor-side copy deleted (forgetTask). Failures are logged.
  */
 export async function discardTask(
   deps: AdvanceDeps,
@@ -62,15 +61,10 @@ export async function discardTask(
   why: string,
 ): Promise<void> {
   const fields = { jobId: job.id, step: step.name, taskId, reason: why };
-  const timeoutMs = deps.providerTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-  const scope = () => {
-    const signal = AbortSignal.timeout(timeoutMs);
-    return { job, blobs: deps.blobs, providers: deps.providers, signal };
-  };
   if (step.provider(deps.providers).canCancel) {
-    const cancelScope = scope();
+    const scope = callScope(deps, job);
     try {
-      await step.cancel(cancelScope, taskId, { signal: cancelScope.signal });
+      await step.cancel(scope, taskId, { signal: scope.signal });
       logEvent("step.task_cancelled", fields);
     } catch (error) {
       logEvent("step.cancel_failed", { ...fields, error });
@@ -78,10 +72,28 @@ export async function discardTask(
   } else {
     logEvent("step.cancel_unavailable", fields);
   }
-  const forgetScope = scope();
+  await forgetTask(deps, job, step, taskId);
+}
+
+/**
+ * Best effort: the vendor-side copy of a task is deleted where an API allows (OpenAI keeps a stored
+ * response, with the photos, until it is deleted); a failure is logged, never thrown.
+ */
+export async function forgetTask(
+  deps: AdvanceDeps,
+  job: StoredJob,
+  step: Step,
+  taskId: string,
+): Promise<void> {
+  const scope = callScope(deps, job);
   try {
-    await step.forget(forgetScope, taskId, { signal: forgetScope.signal });
+    await step.forget(scope, taskId, { signal: scope.signal });
   } catch (error) {
-    logEvent("step.forget_failed", { ...fields, error });
+    logEvent("step.forget_failed", { jobId: job.id, step: step.name, taskId, error });
   }
+}
+
+function callScope(deps: AdvanceDeps, job: StoredJob) {
+  const signal = AbortSignal.timeout(deps.providerTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+  return { job, blobs: deps.blobs, providers: deps.providers, signal };
 }
