@@ -11,7 +11,7 @@ import {
   pollRecording,
   rawRequest,
   report,
-  uploadUntilAnswered,
+  uploadDeclared,
 } from "@/tests/support/hostile";
 import {
   disguisedFiles,
@@ -192,7 +192,7 @@ describe("bad and malicious input to start", () => {
   it("refuses a 50 MB upload, declared or streamed, without buffering it, and stays up", async () => {
     const before = { blobs: listFiles(blobsDir()), jobs: jobRows() };
     const started = Date.now();
-    const declared = await uploadUntilAnswered(
+    const declared = await uploadDeclared(
       app.url,
       "/api/generation/start",
       { "content-type": "multipart/form-data; boundary=x" },
@@ -223,7 +223,7 @@ describe("bad and malicious input to start", () => {
     expectNothingWritten(before);
     report("bad input: 50 MB", {
       declared: declared.response.status,
-      declaredSentBeforeAnswerMb: Math.round(declared.bytesSent / 1024 / 1024),
+      declaredSentMb: Math.round(declared.bytesSent / 1024 / 1024),
       declaredMs,
       streamed: streamed instanceof Response ? streamed.status : "connection closed",
       streamedMs,

@@ -105,7 +105,14 @@ export function rawUpload(
   });
 }
 
-/** Writes `totalBytes` of 0xFF in 256 kB chunks as fast as the server takes them. */
+/**
+ * Writes `totalBytes` of 0xFF in 256 kB chunks as fast as the server takes them.
+ *
+ * Such a writer can lose the server's answer: the server refuses, closes with the rest of the body
+ * unread, and the close resets the connection; a write that fails on the reset (EPIPE) makes Node
+ * drop the answer it had not yet read (under load, about once in 40 requests). `isReset` tells that
+ * outcome; `burst` is the writer whose answer is always read.
+ */
 export function flood(totalBytes: number, head: Buffer = Buffer.alloc(0)) {
   const chunk = Buffer.alloc(256 * 1024, 0xff);
   return async (sink: UploadSink) => {
@@ -114,6 +121,20 @@ export function flood(totalBytes: number, head: Buffer = Buffer.alloc(0)) {
     sink.end();
   };
 }
+
+/**
+ * Writes `head` and `bytes` of 0xFF in one write and never ends the body: only what the kernel had not
+ * yet taken of it can be written after the answer, so the answer is read.
+ */
+export function burst(bytes: number, head: Buffer = Buffer.alloc(0)) {
+  return async (sink: UploadSink) => {
+    await sink.write(Buffer.concat([head, Buffer.alloc(bytes, 0xff)]));
+  };
+}
+
+/** The run ended in a reset before its answer could be read (see `flood`). */
+export const isReset = (run: UploadRun) =>
+  run.status === null && (run.error === "EPIPE" || run.error === "ECONNRESET");
 
 /** Writes `head`, then one byte every `everyMs`, for at most `forMs` (the server should cut it sooner). */
 export function drip(head: Buffer, everyMs: number, forMs: number) {
