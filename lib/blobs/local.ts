@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { BLOB_PREFIX_PATTERN, type BlobRef, type BlobStore } from "@/lib/blobs/types";
 
@@ -62,6 +62,23 @@ export function createLocalBlobStore(options: { dir: string }): BlobStore {
       if (!BLOB_PREFIX_PATTERN.test(prefix)) throw new Error(`invalid blob prefix: ${prefix}`);
       // Keys are folder/file, so a job's prefix is exactly its folder.
       await rm(path.join(root, prefix.slice(0, -1)), { recursive: true, force: true });
+    },
+    async deleteStoredBefore(prefix, before) {
+      if (!BLOB_PREFIX_PATTERN.test(prefix)) throw new Error(`invalid blob prefix: ${prefix}`);
+      const folder = path.join(root, prefix.slice(0, -1));
+      const names = await readdir(folder, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT") return [];
+        throw error;
+      });
+      let removed = 0;
+      for (const name of names) {
+        const file = path.join(folder, name);
+        const info = await stat(file).catch(() => null);
+        if (!info?.isFile() || info.mtimeMs >= before) continue;
+        await rm(file, { force: true });
+        removed++;
+      }
+      return removed;
     },
   };
 }

@@ -33,6 +33,11 @@ export interface BlobStore {
    * expired look leaves no file. Idempotent; a prefix that is not one folder name and a slash is refused.
    */
   deletePrefix(prefix: string): Promise<void>;
+  /**
+   * Removes every blob under `prefix` (the same one-folder form) stored before `before` (ms epoch):
+   * direct uploads no start ever claimed. Answers how many it removed.
+   */
+  deleteStoredBefore(prefix: string, before: number): Promise<number>;
   readonly access: BlobAccess;
   /**
    * The URL the browser loads the image from: our files route (local), the blob's URL (public), or a

@@ -158,5 +158,23 @@ export function createVercelBlobStore(options: VercelBlobStoreOptions): BlobStor
         cursor = page.hasMore ? page.cursor : undefined;
       } while (cursor);
     },
+    async deleteStoredBefore(prefix, before) {
+      if (!BLOB_PREFIX_PATTERN.test(prefix)) throw new Error(`invalid blob prefix: ${prefix}`);
+      // The whole listing first, then the deletes: a cursor is not promised to survive them.
+      const stale: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await withDeadline(timeoutMs, (abortSignal) =>
+          list({ prefix, cursor, limit: 1000, token, abortSignal }),
+        );
+        for (const blob of page.blobs) if (blob.uploadedAt.getTime() < before) stale.push(blob.url);
+        cursor = page.hasMore ? page.cursor : undefined;
+      } while (cursor);
+      for (let from = 0; from < stale.length; from += 1000) {
+        const urls = stale.slice(from, from + 1000);
+        await withDeadline(timeoutMs, (abortSignal) => del(urls, { token, abortSignal }));
+      }
+      return stale.length;
+    },
   };
 }

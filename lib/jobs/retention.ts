@@ -1,6 +1,7 @@
 import type { AdvanceDeps } from "@/lib/jobs/advance";
 import { eraseJob } from "@/lib/jobs/erase-job";
 import { logEvent } from "@/lib/log";
+import { UNCLAIMED_UPLOAD_MAX_AGE_MS, UPLOAD_FOLDER } from "@/lib/uploads/upload-rules";
 
 export interface RetentionResult {
   /** Jobs whose record had expired, found in the retention index (at most the limit). */
@@ -9,6 +10,8 @@ export interface RetentionResult {
   erased: number;
   /** Erases that failed (a blob API outage); the id stays in the index for the next sweep. */
   errors: number;
+  /** Direct uploads no start claimed within UNCLAIMED_UPLOAD_MAX_AGE_MS, now deleted. */
+  unclaimedUploads: number;
 }
 
 /** The store counter that lets one sweep per period run, however many instances ask. */
@@ -22,6 +25,8 @@ const SWEEP_BUDGET_MS = 30_000;
  * task files, its index entries. The record's TTL ends the record; this ends everything else. It
  * drains the index in batches of `limit` until nothing is due or `budgetMs` is spent, so a backlog
  * cannot outgrow the sweeps; an erase that fails is left for the next sweep, not retried in this one.
+ * Then it deletes the direct uploads that no start claimed (a refused start, a closed tab): no job
+ * ever held them, so no index names them.
  */
 export async function sweepExpiredJobs(
   deps: AdvanceDeps,
@@ -33,7 +38,7 @@ export async function sweepExpiredJobs(
 ): Promise<RetentionResult> {
   const started = now();
   const attempted = new Set<string>();
-  const result: RetentionResult = { expired: 0, erased: 0, errors: 0 };
+  const result: RetentionResult = { expired: 0, erased: 0, errors: 0, unclaimedUploads: 0 };
   while (now() - started < budgetMs) {
     const due = await deps.store.listExpired(now(), limit + attempted.size);
     const ids = due.filter((id) => !attempted.has(id));
@@ -51,7 +56,16 @@ export async function sweepExpiredJobs(
       }
     }
   }
-  if (result.expired > 0) logEvent("retention.swept", { ...result });
+  try {
+    result.unclaimedUploads = await deps.blobs.deleteStoredBefore(
+      UPLOAD_FOLDER,
+      now() - UNCLAIMED_UPLOAD_MAX_AGE_MS,
+    );
+  } catch (error) {
+    result.errors++;
+    logEvent("retention.uploads_failed", { error });
+  }
+  if (result.expired > 0 || result.unclaimedUploads > 0) logEvent("retention.swept", { ...result });
   return result;
 }
 

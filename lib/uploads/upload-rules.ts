@@ -10,6 +10,11 @@ export const UPLOAD_FOLDER = "uploads/";
 export const MAX_UPLOAD_BYTES = MAX_IMAGE_BYTES;
 /** How long an upload token may be used: one slow phone upload, not a day. */
 export const UPLOAD_TOKEN_TTL_MS = 10 * 60_000;
+/**
+ * A direct upload still under uploads/ after this long was never claimed by a start (a start copies
+ * its uploads into the job's folder and deletes them at once): the retention sweep deletes it.
+ */
+export const UNCLAIMED_UPLOAD_MAX_AGE_MS = 60 * 60_000;
 
 /** `uploads/<name>.<image extension>`, one safe segment (the service adds its random suffix to it). */
 const UPLOAD_PATHNAME = /^uploads\/[A-Za-z0-9_-]{1,200}\.(?:jpe?g|png|webp)$/i;

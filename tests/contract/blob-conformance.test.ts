@@ -183,6 +183,31 @@ function describeBlobStoreConformance(name: string, makeBackend: () => BlobBacke
       expect((await backend.store.get(neighbour))?.bytes).toEqual(JPEG);
     });
 
+    it("deletes the blobs under a prefix stored before a moment, and no other (issue 14)", async () => {
+      const pause = () => new Promise((resolve) => setTimeout(resolve, 40));
+      const old = await Promise.all(
+        ["person-aaaaaa", "garment-bbbbbb"].map((name) =>
+          backend.store.put(`uploads/${name}.jpg`, JPEG, "image/jpeg"),
+        ),
+      );
+      const oldJob = await backend.store.put("job-8/person-cccccc.jpg", JPEG, "image/jpeg");
+      await pause();
+      const cutoff = Date.now();
+      await pause();
+      const recent = await backend.store.put("uploads/person-dddddd.jpg", JPEG, "image/jpeg");
+      expect(await backend.store.deleteStoredBefore("uploads/", cutoff)).toBe(2);
+      for (const ref of old) expect(await backend.store.get(ref)).toBeNull();
+      expect((await backend.store.get(recent))?.bytes).toEqual(JPEG);
+      expect((await backend.store.get(oldJob))?.bytes).toEqual(JPEG);
+      expect(await backend.store.deleteStoredBefore("uploads/", cutoff)).toBe(0);
+      expect(await backend.store.deleteStoredBefore("never-used/", Date.now())).toBe(0);
+      for (const prefix of ["", "/", "uploads", "../", "a/b/"]) {
+        await expect(backend.store.deleteStoredBefore(prefix, Date.now()), prefix).rejects.toThrow(
+          /invalid blob prefix/,
+        );
+      }
+    });
+
     it("returns unguessable keys and urls", async () => {
       const key = "job-5/final-abcdef.jpg";
       const refs = [

@@ -63,7 +63,10 @@ export interface VercelBlobEmulator {
   requests: string[];
   /** Every read of a blob URL, in order. */
   reads(): BlobRead[];
-  /** Moves the emulator's clock on (expiry of signed URLs and tokens), as if `ms` had passed. */
+  /**
+   * Moves the emulator's clock on (expiry of signed URLs and tokens; the upload time of blobs put
+   * after), as if `ms` had passed; a negative `ms` lets a test store a blob "long ago".
+   */
   advanceClock(ms: number): void;
   fault(fault: VercelBlobFault): void;
   close(): Promise<void>;
@@ -255,7 +258,7 @@ export async function startVercelBlobEmulator(
         "This blob already exists, use `allowOverwrite: true` if you want to overwrite it. Or `addRandomSuffix: true` to generate a unique filename.",
       );
     }
-    const blob = { bytes, contentType: rules.contentType, uploadedAt: new Date() };
+    const blob = { bytes, contentType: rules.contentType, uploadedAt: new Date(now()) };
     blobs.set(pathname, blob);
     return describeBlob(pathname, blob);
   }

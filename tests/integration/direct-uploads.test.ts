@@ -11,6 +11,8 @@ import { OwnerClient } from "@/tests/support/owner-client";
 import { pollUntilDone } from "@/tests/support/poll";
 
 const TEN_MB = 10 * 1024 * 1024;
+const CRON_SECRET = "direct-uploads-cron-secret";
+const HOUR_MS = 60 * 60_000;
 
 let emulator: VercelBlobEmulator;
 let app: AppServer;
@@ -25,6 +27,7 @@ beforeAll(async () => {
     // This suite is about a public store's uploads; tests/integration/private-blob.test.ts, a private one's.
     BLOB_ACCESS: "public",
     VERCEL_BLOB_RETRIES: "0",
+    CRON_SECRET,
   });
   // upload() runs here, in the test process, as the browser would: it reads the same two variables.
   vi.stubEnv("VERCEL_BLOB_API_URL", emulator.url);
@@ -128,6 +131,25 @@ describe("a look from direct uploads to Blob", () => {
     expect(ofJob()).toEqual([]);
     for (const url of urls) expect((await fetch(url)).status, url).toBe(404);
     expect((await owner.status(jobId)).status).toBe(404);
+  });
+
+  it("deletes an upload no start claimed once it is an hour old, in the sweep (issue 14)", async () => {
+    // Uploaded two hours ago by the Blob service's clock: a refused start, or a tab closed after the upload.
+    emulator.advanceClock(-2 * HOUR_MS);
+    const abandoned = await uploadPhoto("uploads/abandoned.jpg", person, "image/jpeg");
+    emulator.advanceClock(2 * HOUR_MS);
+    const recent = await uploadPhoto("uploads/recent.jpg", person, "image/jpeg");
+
+    const sweep = await fetch(`${app.url}/api/cron/advance`, {
+      headers: { authorization: `Bearer ${CRON_SECRET}` },
+    });
+    expect(sweep.status).toBe(200);
+    const { retention } = (await sweep.json()) as { retention: Record<string, number> };
+    expect(retention).toMatchObject({ unclaimedUploads: 1, errors: 0 });
+    const pathnames = [...emulator.blobs().keys()];
+    expect(pathnames).not.toContain(abandoned.pathname);
+    expect(pathnames).toContain(recent.pathname);
+    expect((await fetch(abandoned.url)).status).toBe(404);
   });
 
   it("takes a photo larger than Vercel's 4.5 MB request body limit", async () => {

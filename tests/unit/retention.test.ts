@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, utimesSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -47,7 +47,9 @@ describe("the app's own retention sweep (issue 14)", () => {
       first.sweepExpiredJobsIfDue(deps, { everyMs }),
       second.sweepExpiredJobsIfDue(deps, { everyMs }),
     ]);
-    expect(results.filter((result) => result !== null)).toEqual([{ expired: 1, erased: 1, errors: 0 }]);
+    expect(results.filter((result) => result !== null)).toEqual([
+      { expired: 1, erased: 1, errors: 0, unclaimedUploads: 0 },
+    ]);
     expect(await deps.blobs.get(photo)).toBeNull();
     expect(await deps.store.listExpired(Date.now(), 10)).toEqual([]);
     // The same process asks again only after a period: no store call before then.
@@ -71,7 +73,46 @@ describe("the app's own retention sweep (issue 14)", () => {
       return realDelete(prefix);
     };
     const result = await sweepExpiredJobs(deps, { limit: 2 });
-    expect(result).toEqual({ expired: 7, erased: 6, errors: 1 });
+    expect(result).toEqual({ expired: 7, erased: 6, errors: 1, unclaimedUploads: 0 });
     expect(await deps.store.listExpired(Date.now(), 10)).toEqual([stuck]);
+  });
+
+  it("deletes direct uploads that no start claimed within an hour, and only those", async () => {
+    const { sweepExpiredJobs } = await import("@/lib/jobs/retention");
+    const bytes = Buffer.from([0xff, 0xd8, 0xff]);
+    const abandoned = await deps.blobs.put("uploads/person-old.jpg", bytes, "image/jpeg");
+    const recent = await deps.blobs.put("uploads/person-new.jpg", bytes, "image/jpeg");
+    const job = await deps.blobs.put("job-1/person-old.jpg", bytes, "image/jpeg");
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60_000);
+    for (const key of [abandoned.key, job.key])
+      utimesSync(path.join(dir, "blobs", key), twoHoursAgo, twoHoursAgo);
+    const halfAnHourOn = () => Date.now() + 30 * 60_000;
+
+    expect(await sweepExpiredJobs(deps, { limit: 10 })).toMatchObject({ unclaimedUploads: 1, errors: 0 });
+    expect(await deps.blobs.get(abandoned)).toBeNull();
+    expect(await deps.blobs.get(recent)).not.toBeNull();
+    // A job's own files are the retention index's business, however old.
+    expect(await deps.blobs.get(job)).not.toBeNull();
+    // Half an hour on, the recent one is still inside its hour.
+    expect(await sweepExpiredJobs(deps, { limit: 10, now: halfAnHourOn })).toMatchObject({
+      unclaimedUploads: 0,
+    });
+    expect(await deps.blobs.get(recent)).not.toBeNull();
+  });
+
+  it("counts a failed upload sweep as an error and still erases the expired jobs", async () => {
+    const { sweepExpiredJobs } = await import("@/lib/jobs/retention");
+    const job = makeStoredJob({ ownerHash: "me" });
+    await deps.store.create(job);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    deps.blobs.deleteStoredBefore = async () => {
+      throw new Error("blob API down");
+    };
+    expect(await sweepExpiredJobs(deps, { limit: 10 })).toEqual({
+      expired: 1,
+      erased: 1,
+      errors: 1,
+      unclaimedUploads: 0,
+    });
   });
 });
