@@ -1,4 +1,4 @@
-import { isHeifPhoto, MIN_SIDE_PX, SNIFF_BYTES, sniffImageKind } from "@/lib/start-rules";
+import { HEIC_ADVICE, isHeifPhoto, MIN_SIDE_PX, SNIFF_BYTES, sniffImageKind } from "@/lib/start-rules";
 
 /** Long side of the photo the browser uploads: small enough that two stay far below Vercel's 4.5 MB limit. */
 export const MAX_UPLOAD_LONG_SIDE_PX = 1536;
@@ -35,10 +35,7 @@ function toJpeg(canvas: HTMLCanvasElement): Promise<Blob> {
 
 /** Why a HEIC/HEIF photo is refused before upload, and what to do instead. */
 export function heifRefusal(name: string): string {
-  return (
-    `“${name}” is a HEIC photo (the format iPhones save in), which we can’t read. Please choose a JPEG, ` +
-    "PNG or WebP version: on an iPhone, share it as a JPEG, or set Settings › Camera › Formats to Most Compatible."
-  );
+  return `“${name}” is a HEIC photo (the format iPhones save in), which we can’t read. ${HEIC_ADVICE}`;
 }
 
 /**

@@ -62,6 +62,10 @@ export function sniffImageKind(bytes: Uint8Array): ImageKind | null {
   return null;
 }
 
+/** What to do with a HEIC photo instead: said by the page before upload and by the server's 415. */
+export const HEIC_ADVICE =
+  "Please choose a JPEG, PNG or WebP version: on an iPhone, share it as a JPEG, or set Settings › Camera › Formats to Most Compatible.";
+
 /** A HEIC/HEIF photo, by its bytes or, when they say nothing we know, by the type the browser gave it. */
 export function isHeifPhoto(bytes: Uint8Array, mimeType: string): boolean {
   const kind = sniffImageKind(bytes);

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { AppError } from "@/lib/errors";
-import { MIN_SIDE_PX, sniffImageKind } from "@/lib/start-rules";
+import { HEIC_ADVICE, MIN_SIDE_PX, sniffImageKind } from "@/lib/start-rules";
 
 /** Largest decoded size we accept: a 12 MP phone photo passes, a decompression bomb does not. */
 export const MAX_INPUT_PIXELS = 40_000_000;
@@ -17,8 +17,11 @@ export function sniffImageType(bytes: Uint8Array): SniffedImageType | null {
   return kind === "heic" ? null : kind;
 }
 
-/** Why an image cannot be kept, whoever sent it (a person's upload or a vendor's output). */
-export type ImageProblem = "unsupported" | "too_many_pixels" | "too_small" | "undecodable";
+/**
+ * Why an image cannot be kept, whoever sent it (a person's upload or a vendor's output). "heic" is
+ * "unsupported" with a name: an iPhone photo that got past the page is told what to do.
+ */
+export type ImageProblem = "unsupported" | "heic" | "too_many_pixels" | "too_small" | "undecodable";
 
 export class ImageRejectedError extends Error {
   constructor(
@@ -52,6 +55,7 @@ function openImage(bytes: Buffer) {
  * Every image we keep goes through here, uploads and vendor outputs alike. Throws ImageRejectedError.
  */
 export async function normalizeImage(bytes: Buffer): Promise<Buffer> {
+  if (sniffImageKind(bytes) === "heic") throw new ImageRejectedError("heic");
   if (sniffImageType(bytes) === null) throw new ImageRejectedError("unsupported");
 
   let oriented: { width: number; height: number };
@@ -98,6 +102,12 @@ function uploadError(field: UploadField, rejection: ImageRejectedError): AppErro
       return new AppError("unsupported_image_type", `${subject} must be a JPEG, PNG or WebP image.`, {
         cause,
       });
+    case "heic":
+      return new AppError(
+        "unsupported_image_type",
+        `${subject} is a HEIC photo (the format iPhones save in), which we can’t read. ${HEIC_ADVICE}`,
+        { cause },
+      );
     case "too_many_pixels":
       return new AppError(
         "image_too_large",

@@ -20,6 +20,7 @@ const SENTENCE_BY_FETCH_FAILURE: Record<OutputFetchFailure, string> = {
 
 const SENTENCE_BY_IMAGE_PROBLEM: Record<ImageProblem, string> = {
   unsupported: "The image service returned something that is not an image.",
+  heic: "The image service returned an image in a format we cannot read.",
   undecodable: "The image service returned an image that could not be read.",
   too_many_pixels: "The image service returned an image with too many pixels to keep.",
   too_small: "The image service returned an image too small to use.",

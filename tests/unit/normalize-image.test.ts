@@ -104,6 +104,16 @@ describe("normalizeUpload", () => {
     expect(error.message).toBe("Your photo must be a JPEG, PNG or WebP image.");
   });
 
+  it("names an iPhone's HEIC photo in its 415, and says what to do instead", async () => {
+    const heic = Buffer.concat([
+      Buffer.from("\0\0\0\x18ftypheic\0\0\0\0mif1heic", "latin1"),
+      Buffer.alloc(4096),
+    ]);
+    const error = await expectAppError(normalizeUpload(heic, "human_image"), "unsupported_image_type", 415);
+    expect(error.message).toMatch(/^Your photo is a HEIC photo \(the format iPhones save in\)/);
+    expect(error.message).toContain("Most Compatible");
+  });
+
   it("names the garment photo in its messages", async () => {
     const error = await expectAppError(
       normalizeUpload(Buffer.from("GIF89a"), "garment_image"),
