@@ -9,6 +9,11 @@ import type { PublicJob } from "@/lib/public-job";
 export const MAX_LISTED_LOOKS = 100;
 /** Rounds of "delete all": an owner with more looks than this many lists' worth is unlikely. */
 const MAX_DELETE_ROUNDS = 20;
+/**
+ * Looks "delete all" erases at once: each erase waits on the blob store and a vendor, so one at a
+ * time would spend the route's 60 s on a few dozen looks; a few at once stay gentle with both.
+ */
+export const ERASE_CONCURRENCY = 4;
 
 /** The caller's looks, newest first, as the status view shows them; none without an owner cookie. */
 export async function listOwnedLooks(deps: AdvanceDeps, ownerHash: string | null): Promise<PublicJob[]> {
@@ -38,7 +43,10 @@ export async function deleteAllOwnedLooks(deps: AdvanceDeps, ownerHash: string |
   for (let round = 0; round < MAX_DELETE_ROUNDS; round++) {
     const jobs = await deps.store.listByOwner(ownerHash, MAX_LISTED_LOOKS);
     if (jobs.length === 0) break;
-    for (const job of jobs) await eraseJob(deps, job.id);
+    for (let from = 0; from < jobs.length; from += ERASE_CONCURRENCY) {
+      const batch = jobs.slice(from, from + ERASE_CONCURRENCY);
+      await Promise.all(batch.map((job) => eraseJob(deps, job.id)));
+    }
     deleted += jobs.length;
   }
   return deleted;
