@@ -1,6 +1,7 @@
 "use client";
 
 import { useEffect, useState } from "react";
+import { startViewRefresh } from "@/hooks/view-refresh";
 import { clampPollDelay, MAX_POLL_MS, type PublicJob, publicJobSchema } from "@/lib/public-job";
 
 const FIRST_RETRY_MS = 1_000;
@@ -130,6 +131,15 @@ export function useJobState(
     setState({ ...IDLE, jobId });
     return start(jobId, (patch) => setState((previous) => ({ ...previous, ...patch, jobId })));
   }, [jobId, start]);
+
+  // A finished look stays on screen: its signed image addresses are renewed (view-refresh.ts).
+  const completed = state.jobId === jobId && state.job?.status === "completed" && !state.missing;
+  useEffect(() => {
+    if (!jobId || !completed) return;
+    return startViewRefresh(jobId, (patch) =>
+      setState((previous) => (previous.jobId === jobId ? { ...previous, ...patch } : previous)),
+    );
+  }, [jobId, completed]);
 
   if (state.jobId !== jobId || !jobId) return IDLE;
   const { jobId: _, ...polling } = state;

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type AppServer, startApp } from "../support/app-server";
-import { garmentPhoto, personPhoto } from "../support/images";
+import { garmentPhoto, personPhoto, startForm } from "../support/images";
+import { pollUntilDone, startJobOver } from "../support/poll";
 import { expectNoAxeViolations } from "./axe";
 import { type Browser, chromiumAvailable, launchBrowser } from "./browser";
 import { type PhotoFile, type StreamFault, StudioPage } from "./studio-page";
@@ -232,6 +233,37 @@ describe.skipIf(!chromiumAvailable())("the studio page in Chromium", () => {
     await setHidden(studio, false);
     await expectResult(studio);
     expect(studio.statusRequests.length).toBeGreaterThan(polls);
+  });
+
+  it("asks for a finished look's view again every 10 minutes while it is shown, so signed image links stay alive", async () => {
+    const jobId = await startJobOver(
+      app.url,
+      startForm({ person: person.buffer, garment: garment.buffer, occasion: "Gallery" }),
+    );
+    await pollUntilDone([app.url], jobId);
+    const studio = await StudioPage.open(browser.context, "about:blank");
+    pages.push(studio);
+    // The page's own clock, so ten minutes pass in a moment.
+    await studio.page.clock.install();
+    await studio.page.goto(`${app.url}/?job=${jobId}`);
+    await expectResult(studio);
+    expect(studio.statusRequests).toEqual([]);
+
+    await studio.page.clock.fastForward("09:00");
+    await studio.page.waitForTimeout(300);
+    expect(studio.statusRequests).toEqual([]);
+    await studio.page.clock.fastForward("01:30");
+    await expect.poll(() => studio.statusRequests.length).toBe(1);
+    await studio.waitForView("result");
+
+    // None while the tab is hidden; one at once when it is shown again, overdue.
+    await setHidden(studio, true);
+    await studio.page.clock.fastForward("11:00");
+    await studio.page.waitForTimeout(300);
+    expect(studio.statusRequests.length).toBe(1);
+    await setHidden(studio, false);
+    await expect.poll(() => studio.statusRequests.length).toBe(2);
+    await studio.waitForView("result");
   });
 
   for (const fault of ["error", "silent"] satisfies StreamFault[]) {
