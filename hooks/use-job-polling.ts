@@ -1,8 +1,9 @@
 "use client";
 
 import { useEffect, useState } from "react";
+import { fetchStatus } from "@/hooks/fetch-status";
 import { startViewRefresh } from "@/hooks/view-refresh";
-import { clampPollDelay, MAX_POLL_MS, type PublicJob, publicJobSchema } from "@/lib/public-job";
+import { clampPollDelay, MAX_POLL_MS, type PublicJob } from "@/lib/public-job";
 
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 15_000;
@@ -58,11 +59,7 @@ export function startJobPolling(jobId: string, update: JobUpdate): () => void {
     controller = new AbortController();
     let nextDelay: number;
     try {
-      const response = await fetch(`/api/generation/status?jobId=${encodeURIComponent(jobId)}`, {
-        cache: "no-store",
-        signal: controller.signal,
-      });
-      const parsed = publicJobSchema.safeParse(await response.json().catch(() => null));
+      const { response, parsed } = await fetchStatus(jobId, controller.signal);
       if (stopped) return;
       if (response.ok && parsed.success) {
         const job = parsed.data;

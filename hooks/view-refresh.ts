@@ -1,7 +1,7 @@
 "use client";
 
+import { fetchStatus } from "@/hooks/fetch-status";
 import type { JobUpdate } from "@/hooks/use-job-polling";
-import { publicJobSchema } from "@/lib/public-job";
 
 /**
  * How often a finished look on screen asks for its view again. With a private Blob store its image
@@ -33,11 +33,7 @@ export function startViewRefresh(jobId: string, update: JobUpdate): () => void {
     timer = undefined;
     controller = new AbortController();
     try {
-      const response = await fetch(`/api/generation/status?jobId=${encodeURIComponent(jobId)}`, {
-        cache: "no-store",
-        signal: controller.signal,
-      });
-      const parsed = publicJobSchema.safeParse(await response.json().catch(() => null));
+      const { response, parsed } = await fetchStatus(jobId, controller.signal);
       if (stopped) return;
       if (response.ok && parsed.success) update({ job: parsed.data });
       else if (response.status === 404) update({ missing: true });
