@@ -76,7 +76,7 @@ export default function PrivacyPage() {
       <p className="mt-2">
         Your photos, the images made from them and the advice are kept for {keep} after the look last changed.
         Then they are deleted automatically, usually within {sweep}: nobody has to do anything. A photo
-        uploaded for a look that never started is deleted within about an hour.
+        uploaded for a look that never started is deleted an hour after it was uploaded, at the next clean-up.
       </p>
 
       <h2 className="mt-8 font-medium text-stone-900">How to delete it sooner</h2>

@@ -8,7 +8,10 @@ export interface RetentionResult {
   expired: number;
   /** Of those, the ones whose files and index entries are now gone. */
   erased: number;
-  /** Erases that failed (a blob API outage); the id stays in the index for the next sweep. */
+  /**
+   * Erases that failed (a blob API outage; the id stays in the index for the next sweep), and a failed
+   * sweep of unclaimed uploads (counted once).
+   */
   errors: number;
   /** Direct uploads no start claimed within UNCLAIMED_UPLOAD_MAX_AGE_MS, now deleted. */
   unclaimedUploads: number;

@@ -247,6 +247,11 @@ export function uploadDeclared(
         answered = true;
         const chunks: Buffer[] = [];
         answer.on("data", (data: Buffer) => chunks.push(data));
+        // An answer cut after its headers ends without "end": fail at once rather than at the timeout.
+        answer.on("error", reject);
+        answer.on("close", () => {
+          if (!answer.complete) reject(new Error(`the answer (${answer.statusCode}) was cut short`));
+        });
         answer.on("end", () => {
           const response = new Response(Buffer.concat(chunks), {
             status: answer.statusCode ?? 0,

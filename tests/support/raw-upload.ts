@@ -15,6 +15,8 @@ export interface UploadRun {
   bytesSent: number;
   /** The client's socket error, when the server cut the connection under it. */
   error: string | null;
+  /** The run's own timeout cut it: the server neither answered nor closed. */
+  timedOut: boolean;
   /** When the last body byte was written, since the request began. */
   lastByteAtMs: number;
 }
@@ -48,6 +50,7 @@ export function rawUpload(
     closedAtMs: 0,
     bytesSent: 0,
     error: null,
+    timedOut: false,
     lastByteAtMs: 0,
   };
   return new Promise((resolve) => {
@@ -66,7 +69,10 @@ export function rawUpload(
         answer.on("error", () => {});
       },
     );
-    const timer = setTimeout(() => request.destroy(), timeoutMs);
+    const timer = setTimeout(() => {
+      run.timedOut = true;
+      request.destroy();
+    }, timeoutMs);
     const finish = () => {
       if (closed) return;
       closed = true;
@@ -123,8 +129,9 @@ export function flood(totalBytes: number, head: Buffer = Buffer.alloc(0)) {
 }
 
 /**
- * Writes `head` and `bytes` of 0xFF in one write and never ends the body: only what the kernel had not
- * yet taken of it can be written after the answer, so the answer is read.
+ * Writes `head` and `bytes` of 0xFF in one write and never ends the body. What the kernel had not yet
+ * taken is written later by libuv, which reads a socket before it writes to it, so the answer is read
+ * (no write of ours follows it, as a flood's next chunk would).
  */
 export function burst(bytes: number, head: Buffer = Buffer.alloc(0)) {
   return async (sink: UploadSink) => {
@@ -132,9 +139,9 @@ export function burst(bytes: number, head: Buffer = Buffer.alloc(0)) {
   };
 }
 
-/** The run ended in a reset before its answer could be read (see `flood`). */
+/** The server reset the run before its answer could be read (see `flood`); not the run's own timeout. */
 export const isReset = (run: UploadRun) =>
-  run.status === null && (run.error === "EPIPE" || run.error === "ECONNRESET");
+  run.status === null && !run.timedOut && (run.error === "EPIPE" || run.error === "ECONNRESET");
 
 /** Writes `head`, then one byte every `everyMs`, for at most `forMs` (the server should cut it sooner). */
 export function drip(head: Buffer, everyMs: number, forMs: number) {
