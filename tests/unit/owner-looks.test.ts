@@ -1,30 +1,17 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createLocalBlobStore } from "@/lib/blobs/local";
 import type { AdvanceDeps } from "@/lib/jobs/advance";
-import { jobCodec } from "@/lib/jobs/job-store";
 import { deleteAllOwnedLooks, ERASE_CONCURRENCY } from "@/lib/jobs/owner-looks";
-import { createLocalProviders } from "@/lib/providers/local";
-import { createSqliteStore } from "@/lib/store/sqlite";
+import { type EmbeddedDeps, embeddedDeps } from "@/tests/support/embedded-deps";
 import { makeStoredJob } from "@/tests/support/job-factory";
 
-let dir: string;
+let embedded: EmbeddedDeps;
 let deps: AdvanceDeps;
 
 beforeEach(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), "owner-looks-"));
-  deps = {
-    store: createSqliteStore({ codec: jobCodec, file: path.join(dir, "jobs.db"), ttlSeconds: 3600 }),
-    blobs: createLocalBlobStore({ dir: path.join(dir, "blobs") }),
-    providers: createLocalProviders({ dir: path.join(dir, "local-studio"), stepMs: 10 }),
-  };
+  embedded = embeddedDeps("owner-looks", { ttlSeconds: 3600 });
+  deps = embedded.deps;
 });
-afterEach(async () => {
-  await deps.store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => embedded.dispose());
 
 describe("delete all my looks", () => {
   it("erases a few looks at a time, every one of the owner's and nobody else's", async () => {

@@ -1,28 +1,20 @@
-import { mkdtempSync, rmSync, utimesSync } from "node:fs";
-import os from "node:os";
+import { utimesSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createLocalBlobStore } from "@/lib/blobs/local";
 import type { AdvanceDeps } from "@/lib/jobs/advance";
-import { jobCodec } from "@/lib/jobs/job-store";
-import { createLocalProviders } from "@/lib/providers/local";
-import { createSqliteStore } from "@/lib/store/sqlite";
+import { type EmbeddedDeps, embeddedDeps } from "@/tests/support/embedded-deps";
 import { makeStoredJob } from "@/tests/support/job-factory";
 
+let embedded: EmbeddedDeps;
 let dir: string;
 let deps: AdvanceDeps;
 
 beforeEach(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), "retention-"));
-  deps = {
-    store: createSqliteStore({ codec: jobCodec, file: path.join(dir, "jobs.db"), ttlSeconds: 1 }),
-    blobs: createLocalBlobStore({ dir: path.join(dir, "blobs") }),
-    providers: createLocalProviders({ dir: path.join(dir, "local-studio"), stepMs: 10 }),
-  };
+  embedded = embeddedDeps("retention", { ttlSeconds: 1 });
+  ({ dir, deps } = embedded);
 });
 afterEach(async () => {
-  await deps.store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await embedded.dispose();
   vi.resetModules();
 });
 
